@@ -1,0 +1,197 @@
+"""Execute the book's chapters with papermill, report on them, build the HTML.
+
+    python -m mnist_utils.run                    # full profile, every chapter, then HTML
+    python -m mnist_utils.run --profile smoke    # tiny data and epochs: minutes, for CI
+    python -m mnist_utils.run 07_lenet 08_vit    # just these chapters (file stems)
+
+Sources are never touched: executed copies go to ``<build>/executed/`` (mirroring the
+repository layout, so the book's "open in Colab" links still point at the sources),
+and Jupyter Book builds ``<build>/html`` from there with warnings as errors.
+``<build>/report.json`` is rewritten after every chapter, so the closing scoreboard
+chapter can read how the chapters before it fared in the same build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mnist_utils.params import PROFILES, profile_parameters
+from mnist_utils.results import BUILD_DIR_ENV, write_json_atomic
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BOOK_FILES = ("_config.yml", "_toc.yml")
+
+
+def toc_documents(toc_path: Path) -> list[str]:
+    """Every document named in a Jupyter Book ``_toc.yml``, in reading order."""
+    toc = yaml.safe_load(toc_path.read_text())
+    docs = [toc["root"]]
+
+    def walk(entries: list[dict[str, Any]]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                docs.append(entry["file"])
+            for part in entry.get("parts", []):
+                walk(part.get("chapters", []))
+            walk(entry.get("chapters", []) + entry.get("sections", []))
+
+    walk(toc.get("parts", []) + toc.get("chapters", []))
+    return docs
+
+
+def chapter_notebooks(root: Path) -> list[Path]:
+    """The notebooks the table of contents lists, as paths relative to ``root``."""
+    notebooks = []
+    for doc in toc_documents(root / "_toc.yml"):
+        path = Path(doc).with_suffix(".ipynb")
+        if (root / path).is_file():
+            notebooks.append(path)
+    return notebooks
+
+
+def _failure_details(err: BaseException) -> dict[str, Any]:
+    details: dict[str, Any] = {"error": f"{type(err).__name__}: {err}".strip()[:2000]}
+    # papermill's PapermillExecutionError knows the failing cell.
+    if hasattr(err, "cell_index"):
+        details["error"] = f"{err.ename}: {err.evalue}"[:2000]
+        details["failed_cell"] = {"index": err.cell_index, "source": err.source[:2000]}
+    return details
+
+
+def hide_injected_parameters(notebook: Path) -> None:
+    """Tag papermill's injected-parameters cell ``remove-cell`` so the book hides it."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, notebook)
+
+
+def execute_chapters(
+    root: Path,
+    build: Path,
+    profile: str,
+    only: Sequence[str] = (),
+    kernel: str = "python3",
+) -> dict[str, Any]:
+    """Run the chosen chapters in order; return (and keep writing) the report."""
+    import papermill  # heavy: imported when chapters actually run
+
+    notebooks = chapter_notebooks(root)
+    known = {nb.stem for nb in notebooks}
+    unknown = sorted(set(only) - known)
+    if unknown:
+        raise SystemExit(f"unknown chapter(s) {unknown}; choose from {sorted(known)}")
+    chosen = [nb for nb in notebooks if not only or nb.stem in only]
+
+    # The kernels inherit these: metrics land in <build>/metrics, the package imports.
+    os.environ[BUILD_DIR_ENV] = str(build.resolve())
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p
+    )
+    report: dict[str, Any] = {"profile": profile, "chapters": {}}
+    report_path = build / "report.json"
+    for nb in chosen:
+        target = build / "executed" / nb
+        target.parent.mkdir(parents=True, exist_ok=True)
+        entry: dict[str, Any] = {"notebook": str(nb), "status": "running"}
+        report["chapters"][nb.stem] = entry
+        write_json_atomic(report_path, report)
+        print(f"[run] {nb} ({profile})", flush=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(root / nb),
+                str(target),
+                parameters=profile_parameters(nb.stem, profile),
+                kernel_name=kernel,
+                cwd=str(root),
+                progress_bar=False,
+            )
+            entry["status"] = "ok"
+        except Exception as err:  # any failure is recorded, then the next chapter runs
+            entry["status"] = "failed"
+            entry.update(_failure_details(err))
+            traceback.print_exc()
+        entry["seconds"] = round(time.perf_counter() - start, 2)
+        if target.is_file():
+            hide_injected_parameters(target)
+        print(f"[run] {nb.stem}: {entry['status']} in {entry['seconds']:.1f} s", flush=True)
+        write_json_atomic(report_path, report)
+    return report
+
+
+def stage_book(root: Path, build: Path) -> Path:
+    """Lay out the book's sources next to the executed notebooks, for Jupyter Book."""
+    stage = build / "executed"
+    stage.mkdir(parents=True, exist_ok=True)
+    for name in BOOK_FILES:
+        shutil.copy2(root / name, stage / name)
+    for doc in toc_documents(root / "_toc.yml"):
+        for suffix in (".md", ".ipynb"):
+            src = root / Path(doc).with_suffix(suffix)
+            dst = stage / Path(doc).with_suffix(suffix)
+            # Markdown is always refreshed; a notebook not executed yet is shown unexecuted.
+            if src.is_file() and (suffix == ".md" or not dst.is_file()):
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+    for extra in ("book/images",):
+        if (root / extra).is_dir():
+            shutil.copytree(root / extra, stage / extra, dirs_exist_ok=True)
+    return stage
+
+
+def build_html(root: Path, build: Path) -> None:
+    """Jupyter Book from the staged sources into ``<build>/html``, warnings as errors."""
+    stage = stage_book(root, build)
+    # The console script next to this interpreter: the package has no ``__main__``.
+    script = Path(sys.executable).with_name("jupyter-book")
+    exe = str(script) if script.is_file() else shutil.which("jupyter-book") or "jupyter-book"
+    cmd = [exe, "build", str(stage), "-W", "-n", "--keep-going"]
+    print("[run] " + " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+    html = build / "html"
+    if html.exists():
+        shutil.rmtree(html)
+    shutil.copytree(stage / "_build" / "html", html)
+    print(f"[run] book written to {html / 'index.html'}", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapters", nargs="*", help="chapter file stems (default: all)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
+    parser.add_argument("--build-dir", type=Path, default=REPO_ROOT / "_build")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
+    parser.add_argument("--no-html", action="store_true", help="execute only")
+    parser.add_argument("--html-only", action="store_true", help="build HTML, execute nothing")
+    args = parser.parse_args(argv)
+
+    failed: list[str] = []
+    if not args.html_only:
+        report = execute_chapters(args.root, args.build_dir, args.profile, args.chapters)
+        failed = [name for name, e in report["chapters"].items() if e["status"] != "ok"]
+    if not args.no_html:
+        build_html(args.root, args.build_dir)
+    if failed:
+        print(f"[run] FAILED chapter(s): {', '.join(failed)} (see report.json)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
