@@ -25,6 +25,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -97,7 +98,7 @@ def _atomic_decompress(source: Path, target: Path) -> None:
                 f"a fresh copy of {source.name}."
             )
         os.replace(tmp, target)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
         raise MNISTDataError(
             f"Could not decompress {source}: {err}. The file is truncated or corrupted; "
             f"replace it with a fresh copy of {source.name}."

@@ -15,6 +15,7 @@ import seaborn as sns
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 CLASSES = [str(d) for d in range(10)]
 
@@ -125,7 +126,7 @@ def history_plot(histories: Mapping[str, object], *, title: str) -> Figure:
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4))
     for i, (name, h) in enumerate(histories.items()):
         color = f"C{i}"
-        epochs = np.arange(1, len(h.train_loss) + 1)
+        epochs = h.epochs
         ax_loss.plot(epochs, h.train_loss, "--", color=color, label=f"{name} train")
         ax_loss.plot(epochs, h.test_loss, "-", color=color, label=f"{name} test")
         ax_acc.plot(epochs, h.train_acc, "--", color=color, label=f"{name} train")
@@ -133,6 +134,7 @@ def history_plot(histories: Mapping[str, object], *, title: str) -> Figure:
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss", yscale="log")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)

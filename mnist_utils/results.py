@@ -42,7 +42,9 @@ def save_metrics(chapter: str, metrics: Mapping[str, float]) -> Path:
     for name, value in metrics.items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"metric names must be non-empty strings, got {name!r}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool):
+            raise TypeError(f"metric {name!r} must be a number, got the boolean {value!r}")
+        if not isinstance(value, (int, float)):
             try:
                 value = float(value)  # numpy and 0-d torch scalars
             except (TypeError, ValueError) as err:

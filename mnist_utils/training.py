@@ -48,8 +48,13 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """Per-epoch curves of one run (accuracies are fractions in [0, 1])."""
+    """Curves of one run at its evaluated epochs (accuracies are fractions in [0, 1]).
 
+    ``train_*`` are averages over the epoch just trained; ``epoch_seconds`` has one entry
+    per epoch trained, evaluated or not.
+    """
+
+    epochs: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
     test_loss: list[float] = field(default_factory=list)
@@ -145,12 +150,18 @@ def fit(
     *,
     progress: bool = True,
     desc: str = "epochs",
+    eval_every: int = 1,
 ) -> History:
-    """Train ``model`` on ``train`` for ``config.epochs``, evaluating on ``test`` each epoch.
+    """Train ``model`` on ``train`` for ``config.epochs``, evaluating on ``test``.
 
-    The tensors must already be on the model's device. Seeding the generator from
-    ``config.seed`` makes the batch order, and on a CPU the whole run, reproducible.
+    Evaluation happens every ``eval_every`` epochs and after the last one (long runs on
+    small subsets need not pay for thousands of evaluations). The tensors must already
+    be on the model's device. ``config.seed`` fixes the batch order and any randomness
+    during training (dropout); seed before building the model to fix its initial weights
+    too, and on a CPU the whole run repeats exactly.
     """
+    if eval_every < 1:
+        raise ValueError(f"eval_every must be at least 1, got {eval_every}")
     torch.manual_seed(config.seed)
     generator = make_generator(config.seed)
     optimizer = make_optimizer(model, config)
@@ -158,7 +169,7 @@ def fit(
     scheduler = make_scheduler(optimizer, config, steps)
     history = History()
     bar = tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False)
-    for _ in bar:
+    for epoch in bar:
         start = time.perf_counter()
         loss, acc = train_one_epoch(
             model, optimizer, *train, config.batch_size, generator, scheduler
@@ -166,7 +177,10 @@ def fit(
         if train[0].device.type == "cuda":
             torch.cuda.synchronize()
         history.epoch_seconds.append(time.perf_counter() - start)
+        if (epoch + 1) % eval_every and epoch + 1 < config.epochs:
+            continue
         test_loss, test_acc = evaluate(model, *test)
+        history.epochs.append(epoch + 1)
         history.train_loss.append(loss)
         history.train_acc.append(acc)
         history.test_loss.append(test_loss)
