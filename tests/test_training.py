@@ -88,3 +88,13 @@ def test_vit_class_token_attention() -> None:
     # weights over the patches: positive, and at most 1 (the rest goes to the class token)
     assert (attn > 0).all() and (attn.sum(-1) <= 1 + 1e-5).all()
     assert model.training  # restored
+
+
+def test_fit_evaluates_every_k_epochs_and_at_the_end() -> None:
+    x, y = _tiny_data(16)
+    torch.manual_seed(0)
+    hist = fit(MLP(3), (x, y), (x, y), TrainConfig(epochs=7, batch_size=8), progress=False,
+               eval_every=3)
+    assert hist.epochs == [3, 6, 7]
+    assert len(hist.test_acc) == len(hist.train_loss) == 3
+    assert len(hist.epoch_seconds) == 7
