@@ -16,7 +16,7 @@ from typing import Any
 # Overrides per chapter file stem; the full profile uses the notebooks' own values.
 SMOKE: dict[str, dict[str, Any]] = {
     "01_data": {},
-    "02_linear_sgd": {"epochs": 1, "eval_points": 5},
+    "02_linear_sgd": {"epochs": 1, "eval_points": 5, "train_size": 10000},
     "03_batch_size": {
         "batch_sizes": [1, 10, 100, 1000, 60000],
         "iterations": {"1": 300, "10": 300, "100": 100, "1000": 30, "60000": 5},

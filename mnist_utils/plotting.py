@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -64,6 +63,8 @@ def confusion_matrix_plot(
     y_true: torch.Tensor, y_pred: torch.Tensor, *, title: str, ax: Axes | None = None
 ) -> Axes:
     """Row-normalised confusion matrix: each row shows where one true digit goes."""
+    import seaborn as sns  # slow to import (pandas, scipy): only when a matrix is drawn
+
     counts = torch.zeros(10, 10, dtype=torch.long)
     counts.index_put_((y_true.cpu(), y_pred.cpu()), torch.ones(len(y_true), dtype=torch.long),
                       accumulate=True)

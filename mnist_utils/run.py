@@ -149,7 +149,7 @@ def stage_book(root: Path, build: Path) -> Path:
             if src.is_file() and (suffix == ".md" or not dst.is_file()):
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
-    for extra in ("book/images",):
+    for extra in ("book/images", "book/_ext"):
         if (root / extra).is_dir():
             shutil.copytree(root / extra, stage / extra, dirs_exist_ok=True)
     return stage
@@ -161,7 +161,8 @@ def build_html(root: Path, build: Path) -> None:
     # The console script next to this interpreter: the package has no ``__main__``.
     script = Path(sys.executable).with_name("jupyter-book")
     exe = str(script) if script.is_file() else shutil.which("jupyter-book") or "jupyter-book"
-    cmd = [exe, "build", str(stage), "-W", "-n", "--keep-going"]
+    # --all: a changed _config.yml or extension must not leave stale pages behind
+    cmd = [exe, "build", str(stage), "--all", "-W", "-n", "--keep-going"]
     print("[run] " + " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     html = build / "html"

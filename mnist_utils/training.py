@@ -35,6 +35,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     schedule: str = "constant"
     warmup_epochs: float = 0.0
+    shift: int = 0  # data augmentation: random translations of up to this many pixels
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -42,6 +43,8 @@ class TrainConfig:
             raise ValueError(f"epochs, batch_size and lr must be positive: {self}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.shift < 0:
+            raise ValueError(f"shift must be 0 or positive, got {self.shift}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
 
@@ -96,6 +99,20 @@ def make_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image [B, C, H, W] by its own random (dy, dx) in [-max_shift, max_shift].
+
+    Pixels shifted in are filled with the batch's background value (its minimum).
+    """
+    b, _, h, w = images.shape
+    padded = F.pad(images, (max_shift,) * 4, value=float(images.min()))
+    offsets = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator).to(images.device)
+    rows = (offsets[0, :, None] + torch.arange(h, device=images.device))[:, :, None]  # [B, H, 1]
+    cols = (offsets[1, :, None] + torch.arange(w, device=images.device))[:, None, :]  # [B, 1, W]
+    batch = torch.arange(b, device=images.device)[:, None, None]
+    return padded[batch, :, rows, cols].permute(0, 3, 1, 2)  # [B, H, W, C] -> [B, C, H, W]
+
+
 def train_one_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -104,12 +121,18 @@ def train_one_epoch(
     batch_size: int,
     generator: torch.Generator,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    shift: int = 0,
 ) -> tuple[float, float]:
-    """One pass over (x, y) in shuffled minibatches; returns mean loss and accuracy."""
+    """One pass over (x, y) in shuffled minibatches; returns mean loss and accuracy.
+
+    With ``shift`` > 0 each image is randomly translated first (``random_shift``).
+    """
     model.train()
     total_loss = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device, dtype=torch.long)
     for xb, yb in minibatches(x, y, batch_size, generator=generator):
+        if shift:
+            xb = random_shift(xb, shift, generator)
         logits = model(xb)
         loss = F.cross_entropy(logits, yb)
         optimizer.zero_grad(set_to_none=True)
@@ -172,7 +195,7 @@ def fit(
     for epoch in bar:
         start = time.perf_counter()
         loss, acc = train_one_epoch(
-            model, optimizer, *train, config.batch_size, generator, scheduler
+            model, optimizer, *train, config.batch_size, generator, scheduler, config.shift
         )
         if train[0].device.type == "cuda":
             torch.cuda.synchronize()

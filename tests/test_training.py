@@ -98,3 +98,18 @@ def test_fit_evaluates_every_k_epochs_and_at_the_end() -> None:
     assert hist.epochs == [3, 6, 7]
     assert len(hist.test_acc) == len(hist.train_loss) == 3
     assert len(hist.epoch_seconds) == 7
+
+
+def test_random_shift_translates_each_image_and_keeps_shapes() -> None:
+    from mnist_utils.sampling import make_generator
+    from mnist_utils.training import random_shift
+
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 13, 13] = 1.0  # one bright pixel in the middle
+    out = random_shift(x, 2, make_generator(0))
+    assert out.shape == x.shape
+    rows, cols = torch.nonzero(out[:, 0])[:, 1], torch.nonzero(out[:, 0])[:, 2]
+    assert len(rows) == 64  # the pixel moved, but stayed inside every image
+    assert rows.min() >= 11 and rows.max() <= 15 and cols.min() >= 11 and cols.max() <= 15
+    assert len(set(zip(rows.tolist(), cols.tolist()))) > 10  # images get different offsets
+    torch.testing.assert_close(random_shift(x, 0, make_generator(0)), x)
