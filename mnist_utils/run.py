@@ -14,6 +14,7 @@ chapter can read how the chapters before it fared in the same build.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -103,13 +104,25 @@ def execute_chapters(
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p
     )
-    report: dict[str, Any] = {"profile": profile, "chapters": {}}
     report_path = build / "report.json"
+    report: dict[str, Any] = {"profile": profile, "chapters": {}}
+    if only and report_path.is_file():
+        # Re-running some chapters: keep the others' entries from the same profile's build.
+        previous = json.loads(report_path.read_text())
+        if previous.get("profile") == profile:
+            report["chapters"] = {
+                nb.stem: previous["chapters"][nb.stem]
+                for nb in notebooks
+                if nb.stem in previous.get("chapters", {}) and nb.stem not in only
+            }
     for nb in chosen:
         target = build / "executed" / nb
         target.parent.mkdir(parents=True, exist_ok=True)
         entry: dict[str, Any] = {"notebook": str(nb), "status": "running"}
         report["chapters"][nb.stem] = entry
+        # keep the table of contents' order when a re-run chapter joins kept entries
+        order = [n.stem for n in notebooks]
+        report["chapters"] = dict(sorted(report["chapters"].items(), key=lambda kv: order.index(kv[0])))
         write_json_atomic(report_path, report)
         print(f"[run] {nb} ({profile})", flush=True)
         start = time.perf_counter()

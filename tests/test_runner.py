@@ -56,3 +56,21 @@ def test_unknown_chapter_is_rejected(tmp_path: Path) -> None:
 def test_toc_parsing() -> None:
     docs = run.toc_documents(Path(run.REPO_ROOT) / "_toc.yml")
     assert docs[:3] == ["book/intro", "book/01_data", "book/02_linear_sgd"]
+
+
+def test_rerunning_one_chapter_keeps_the_others_in_the_report(tmp_path: Path) -> None:
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump({
+        "format": "jb-book", "root": "book/intro",
+        "chapters": [{"file": "book/one"}, {"file": "book/two"}],
+    }))
+    for name in ("one", "two"):
+        _notebook(tmp_path / "book" / f"{name}.ipynb", "x = 1")
+    build = tmp_path / "_build"
+    args = ["--root", str(tmp_path), "--build-dir", str(build), "--no-html"]
+    assert run.main(args) == 0
+    assert run.main(["one", *args]) == 0
+    report = json.loads((build / "report.json").read_text())
+    assert list(report["chapters"]) == ["one", "two"]
+    assert all(e["status"] == "ok" for e in report["chapters"].values())
