@@ -23,6 +23,7 @@ SMOKE: dict[str, dict[str, Any]] = {
         "lr_grid": [0.01, 0.1],
         "search_fraction": 0.2,
         "eval_points": 5,
+        "lbfgs_iterations": 5,
     },
     "04_training_set_size": {"sizes": [100, 500, 1000], "seeds": [0, 1], "iterations": 200},
     "05_pytorch": {"epochs": 1, "train_size": 6000},
