@@ -52,6 +52,7 @@ PIXEL_MEAN = 0.1307
 PIXEL_STD = 0.3081
 
 Scaling = Literal["none", "unit", "standard"]
+SCALINGS = ("none", "unit", "standard")
 
 
 class MNISTDataError(RuntimeError):
@@ -180,12 +181,16 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(shape)
 
 
+def _check_scaling(scaling: str) -> None:
+    if scaling not in SCALINGS:
+        raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+
+
 def scale_images(images: torch.Tensor, scaling: Scaling) -> torch.Tensor:
     """uint8 pixels -> ``none`` (uint8 as is), ``unit`` ([0, 1]) or ``standard`` (zero mean, unit std)."""
+    _check_scaling(scaling)
     if scaling == "none":
         return images
-    if scaling not in ("unit", "standard"):
-        raise ValueError(f"scaling must be 'none', 'unit' or 'standard', got {scaling!r}")
     # One float allocation, then in-place arithmetic: fresh 188 MB buffers cost more
     # (page faults) than the arithmetic itself.
     out = images.to(torch.float32).mul_(1.0 / 255.0)
@@ -198,8 +203,7 @@ def load_mnist(
     scaling: Scaling = "unit", *, flatten: bool = False, cache_dir: Path | None = None
 ) -> MNIST:
     """Load all 70,000 images as tensors: [N, 28, 28] (or [N, 784] with ``flatten``)."""
-    if scaling not in ("none", "unit", "standard"):
-        raise ValueError(f"scaling must be 'none', 'unit' or 'standard', got {scaling!r}")
+    _check_scaling(scaling)  # before any file work
     raw_dir = ensure_raw_files(cache_dir)
     tensors = []
     for split in ("train", "test"):

@@ -105,24 +105,23 @@ def execute_chapters(
         p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p
     )
     report_path = build / "report.json"
-    report: dict[str, Any] = {"profile": profile, "chapters": {}}
+    kept: dict[str, Any] = {}
     if only and report_path.is_file():
         # Re-running some chapters: keep the others' entries from the same profile's build.
         previous = json.loads(report_path.read_text())
         if previous.get("profile") == profile:
-            report["chapters"] = {
-                nb.stem: previous["chapters"][nb.stem]
-                for nb in notebooks
-                if nb.stem in previous.get("chapters", {}) and nb.stem not in only
-            }
+            kept = previous.get("chapters", {})
+    # One entry per chapter, in the table of contents' order.
+    report: dict[str, Any] = {"profile": profile, "chapters": {
+        nb.stem: {"notebook": str(nb), "status": "pending"} if nb in chosen else kept[nb.stem]
+        for nb in notebooks
+        if nb in chosen or nb.stem in kept
+    }}
     for nb in chosen:
         target = build / "executed" / nb
         target.parent.mkdir(parents=True, exist_ok=True)
-        entry: dict[str, Any] = {"notebook": str(nb), "status": "running"}
-        report["chapters"][nb.stem] = entry
-        # keep the table of contents' order when a re-run chapter joins kept entries
-        order = [n.stem for n in notebooks]
-        report["chapters"] = dict(sorted(report["chapters"].items(), key=lambda kv: order.index(kv[0])))
+        entry = report["chapters"][nb.stem]
+        entry["status"] = "running"
         write_json_atomic(report_path, report)
         print(f"[run] {nb} ({profile})", flush=True)
         start = time.perf_counter()
