@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SITE ?= _build/html
 
 .PHONY: setup book smoke html test site-test lint bench clean
 
@@ -15,22 +16,22 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 book: setup  ## execute every chapter (full profile) and build _build/html
-	$(PY) -m mnist_utils.run --profile full
+	$(PY) -m tools.run --profile full
 
-smoke: setup  ## the same with tiny data and epochs (minutes)
-	$(PY) -m mnist_utils.run --profile smoke
+smoke: setup  ## the same with tiny data and epochs, into _build/smoke (minutes)
+	$(PY) -m tools.run --profile smoke --build-dir _build/smoke
 
 html: setup  ## rebuild the HTML from the executed chapters only
-	$(PY) -m mnist_utils.run --html-only
+	$(PY) -m tools.run --html-only
 
-test: setup lint  ## unit tests and every chapter in the smoke profile
+test: setup lint  ## unit tests, every chapter in the smoke profile, the smoke book's HTML
 	$(PY) -m pytest -m "not site"
 
 lint: setup
 	$(PY) -m ruff check .
 
-site-test: setup  ## the built site in Chromium (after `make book` or `make smoke`)
-	$(PY) -m pytest -m site
+site-test: setup  ## the built site in Chromium (SITE=_build/html after `make book`)
+	MNIST_SITE_DIR=$(SITE) $(PY) -m pytest -m site
 
 bench: setup  ## time the seeds' patterns against ours (bench/README.md)
 	$(PY) bench/bench.py

@@ -119,7 +119,7 @@ def main() -> None:
                             "'seed' column = 1 thread, 'ours' = 2 threads"))
     torch.set_num_threads(2)
 
-    images = mnist.x_train[:2000].mul(0.3081).add(0.1307).mul(255).round().to(torch.uint8).numpy()
+    images = load_mnist("none").x_train[:2000].numpy()  # SIFT works on the raw bytes
     rows.append(compare("SIFT descriptors, 2,000 images",
                         lambda: extract_descriptors(images, step=6, size=5.0, n_jobs=1),
                         lambda: extract_descriptors(images, step=6, size=5.0, n_jobs=-1),
@@ -127,8 +127,8 @@ def main() -> None:
 
     if not args.skip_book:
         build = REPO / "_build" / "bench-smoke"
-        cmd = [sys.executable, "-m", "mnist_utils.run", "--profile", "smoke", "--build-dir", str(build)]
-        book = seconds(lambda: subprocess.run(cmd, check=True, capture_output=True))
+        cmd = [sys.executable, "-m", "tools.run", "--profile", "smoke", "--build-dir", str(build)]
+        book = seconds(lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=REPO))
         rows.append({"what": "whole book, smoke profile (execute + HTML)", "seed_s": None,
                      "ours_s": book, "ratio": None, "note": ""})
         print(f"whole book, smoke profile: {book:.1f} s", flush=True)

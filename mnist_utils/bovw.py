@@ -12,7 +12,6 @@ pyramid, which brings back some of the layout a plain bag throws away).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import cv2
@@ -190,10 +189,3 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
             else np.zeros(0, dtype=np.int64)
         )
         return word_histograms(descriptors, words, self.vocab_size, self.spatial_pyramid)
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1

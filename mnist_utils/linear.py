@@ -14,14 +14,18 @@ against ``torch.autograd``.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import torch
 from tqdm.auto import tqdm
 
+from mnist_utils.history import History, accuracy
+from mnist_utils.params import ParameterError
 from mnist_utils.sampling import index_stream, make_generator, one_hot
+from mnist_utils.search import SearchResult, bracketed_search
 
 ScoreLoss = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -56,10 +60,7 @@ def loss_and_grad(
 
 
 LOSSES: dict[str, ScoreLoss] = {"square": square_loss, "cross_entropy": cross_entropy_loss}
-
-
-def accuracy(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> float:
-    return ((x @ w + b).argmax(1) == y).float().mean().item()
+Data = tuple[torch.Tensor, torch.Tensor]  # flattened images [N, 784] and integer labels [N]
 
 
 def least_squares(
@@ -76,89 +77,118 @@ def least_squares(
     return theta[:-1], theta[-1]
 
 
-@dataclass
-class SGDHistory:
-    """What one SGD run recorded: the minibatch loss at every iteration, the rest at eval points."""
+@dataclass(frozen=True)
+class SGDConfig:
+    """How to run the hand-coded SGD. Field names match the chapters' parameter names."""
 
-    batch_loss: list[float] = field(default_factory=list)
-    iterations: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)  # training time only, no evaluation
+    loss: str = "cross_entropy"  # one of LOSSES
+    lr: float = 0.5  # step size eta (the peak, with decay)
+    batch_size: int = 100  # B, images per step
+    iterations: int = 1000  # optimizer steps t
+    decay: bool = True  # step size falls linearly from lr to 0 over the run
+    seed: int = 0  # the minibatch order
 
-    @property
-    def train_seconds(self) -> float:
-        return self.seconds[-1] if self.seconds else 0.0
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ParameterError(f"parameter `loss` must be one of {sorted(LOSSES)}, got {self.loss!r}")
+        for name in ("batch_size", "iterations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ParameterError(f"parameter `{name}` must be a positive integer, got {value!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
+            raise ParameterError(f"parameter `lr` must be a positive number, got {self.lr!r}")
 
 
 def sgd(
     x: torch.Tensor,
     y: torch.Tensor,
+    config: SGDConfig,
     *,
-    loss: str,
-    lr: float,
-    batch_size: int,
-    iterations: int,
-    seed: int = 0,
-    batches: Iterable[torch.Tensor] | None = None,
-    test: tuple[torch.Tensor, torch.Tensor] | None = None,
+    evaluate_on: Mapping[str, Data] | None = None,
     eval_points: int = 20,
-    decay: bool = False,
+    batches: Iterable[torch.Tensor] | None = None,
     progress: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, SGDHistory]:
+) -> tuple[torch.Tensor, torch.Tensor, History]:
     """Minibatch SGD on the linear classifier, from W0 = 0; returns (W, b, history).
 
     ``batches`` (index tensors) fixes the exact sequence of minibatches; by default
-    they are drawn from ``seed``: shuffled epochs, every sample once per epoch.
-    With ``decay`` the step size falls linearly from ``lr`` to 0 over the run, which
-    removes most of SGD's end-of-run noise. Evaluation (full training loss and
-    accuracy, test accuracy) happens at
-    ``eval_points`` evenly spaced iterations and is excluded from the timing.
+    they are drawn from ``config.seed``: shuffled epochs, every sample once per epoch.
+    At ``eval_points`` evenly spaced iterations (and at t = 0) the history records the
+    running minibatch loss and accuracy since the last record and a full evaluation on
+    each set of ``evaluate_on`` (pass ``{"train": (x, y)}`` for the whole-training-set
+    loss); evaluations are excluded from ``seconds``.
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    if batch_size < 1 or iterations < 1 or not lr > 0:
-        raise ValueError("batch_size, iterations and lr must be positive")
-    loss_fn = LOSSES[loss]
+    if config.batch_size > len(x):
+        raise ParameterError(
+            f"parameter `batch_size` ({config.batch_size}) exceeds the {len(x)} training images")
+    if isinstance(eval_points, bool) or not isinstance(eval_points, int) or eval_points < 1:
+        raise ParameterError(f"parameter `eval_points` must be a positive integer, got {eval_points!r}")
+    loss_fn, n_iter = LOSSES[config.loss], config.iterations
+    evaluate_on = dict(evaluate_on or {})
     y_onehot = one_hot(y)
     w, b = init_params(x.shape[1], y_onehot.shape[1])
     if batches is None:
-        batches = index_stream(len(x), batch_size, iterations, make_generator(seed))
-    eval_at = set(torch.linspace(0, iterations, eval_points + 1).round().long().tolist())
-    history = SGDHistory()
-    batch_losses = torch.empty(iterations)
-    elapsed = 0.0
+        batches = index_stream(len(x), config.batch_size, n_iter, make_generator(config.seed))
+    eval_at = set(torch.linspace(0, n_iter, eval_points + 1).round().long().tolist())
+    history = History()
+    batch_losses = torch.empty(n_iter)
+    batch_correct = torch.empty(n_iter)
+    elapsed, last = 0.0, 0
 
     def record(t: int) -> None:
-        scores = x @ w + b
-        history.iterations.append(t)
-        history.train_loss.append(loss_fn(scores, y_onehot)[0].item())
-        history.train_acc.append((scores.argmax(1) == y).float().mean().item())
-        history.test_acc.append(accuracy(*test, w, b) if test is not None else float("nan"))
-        history.seconds.append(elapsed)
+        evaluations = {}
+        for name, (xe, ye) in evaluate_on.items():
+            scores = xe @ w + b
+            evaluations[name] = (loss_fn(scores, one_hot(ye))[0].item(), accuracy(scores, ye))
+        running = ((batch_losses[last:t].mean().item(), batch_correct[last:t].mean().item())
+                   if t > last else (math.nan, math.nan))
+        history.record(step=t, epoch=t * config.batch_size / len(x), seconds=elapsed,
+                       running=running, evaluations=evaluations)
 
     record(0)
     start = time.perf_counter()
     t = 0
-    for idx in tqdm(batches, total=iterations, disable=not progress, leave=False):
+    for idx in tqdm(batches, total=n_iter, disable=not progress, leave=False):
         if len(idx) == len(x):  # full batch: the order is irrelevant, skip a 188 MB copy
-            xb, yb = x, y_onehot
+            xb, yb, labels = x, y_onehot, y
         else:
-            xb, yb = x[idx], y_onehot[idx]
-        batch_loss, grad_w, grad_b = loss_and_grad(loss_fn, xb, yb, w, b)
-        step = lr * (1.0 - t / iterations) if decay else lr
-        w -= step * grad_w
-        b -= step * grad_b
+            xb, yb, labels = x[idx], y_onehot[idx], y[idx]
+        scores = xb @ w + b
+        batch_loss, d_scores = loss_fn(scores, yb)
+        step = config.lr * (1.0 - t / n_iter) if config.decay else config.lr
+        w -= step * (xb.T @ d_scores)  # dL/dW = X^T dL/dS, as in loss_and_grad
+        b -= step * d_scores.sum(0)
         batch_losses[t] = batch_loss
+        batch_correct[t] = (scores.argmax(1) == labels).float().mean()
         t += 1
         if t in eval_at:
             elapsed += time.perf_counter() - start
             record(t)
+            last = t
             start = time.perf_counter()
-        if t == iterations:
+        if t == n_iter:
             break
-    if t < iterations:
-        raise ValueError(f"only {t} minibatches were given for {iterations} iterations")
+    if t < n_iter:
+        raise ValueError(f"only {t} minibatches were given for {n_iter} iterations")
     history.batch_loss = batch_losses.tolist()
     return w, b, history
+
+
+def search_lr(
+    train: Data,
+    val: Data,
+    config: SGDConfig,
+    grid: Sequence[float],
+    *,
+    max_extensions: int = 3,
+) -> SearchResult:
+    """The step size of ``grid`` (extended past an edge optimum) with the best validation
+    accuracy after a run of ``config``; a diverging run scores 0."""
+
+    def score(lr: float) -> float:
+        w, b, hist = sgd(*train, replace(config, lr=lr), eval_points=1)
+        if not (math.isfinite(hist.running_loss[-1]) and torch.isfinite(w).all()):
+            return 0.0
+        return accuracy(val[0] @ w + b, val[1])
+
+    return bracketed_search(score, grid, max_extensions=max_extensions)

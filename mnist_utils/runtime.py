@@ -61,11 +61,16 @@ def describe_runtime(device: torch.device) -> str:
     )
 
 
-def start_chapter(seed: int, threads: int | None = None) -> torch.device:
-    """A chapter's set-up in one call: seeds, CPU threads, figure style; returns the device."""
-    import matplotlib.pyplot as plt  # only chapters need it
+def available_cores() -> int:
+    """CPU cores this process may use (the affinity mask, where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
-    plt.rcParams.update({"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False})
+
+def start_chapter(seed: int, threads: int | None = None) -> torch.device:
+    """A chapter's set-up in one call: seeds, CPU threads; prints and returns the device."""
     device = pick_device()
     seed_everything(seed)
     configure_threads(threads)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 import torch
 
+from mnist_utils.params import ParameterError
+
 
 def make_generator(seed: int) -> torch.Generator:
     """A CPU generator seeded with ``seed`` (indices are drawn on the CPU, then moved)."""
@@ -30,25 +32,34 @@ def one_hot(labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
     return out
 
 
-def random_subset(n_total: int, size: int, generator: torch.Generator) -> torch.Tensor:
-    """``size`` distinct indices drawn uniformly from ``range(n_total)`` (no replacement)."""
-    if not 0 < size <= n_total:
-        raise ValueError(
-            f"subset size must be between 1 and the {n_total} available samples, got {size}"
+def random_subset(
+    n_total: int, size: int, generator: torch.Generator, *, name: str = "size"
+) -> torch.Tensor:
+    """``size`` distinct indices drawn uniformly from ``range(n_total)`` (no replacement).
+
+    ``name`` is the chapter parameter that set ``size``, for the error message.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= n_total:
+        raise ParameterError(
+            f"parameter `{name}` must be between 1 and the {n_total} available samples, got {size!r}"
         )
     return torch.randperm(n_total, generator=generator)[:size]
 
 
 def balanced_subset(
-    labels: torch.Tensor, per_class: int, generator: torch.Generator
+    labels: torch.Tensor, per_class: int, generator: torch.Generator, *, name: str = "per_class"
 ) -> torch.Tensor:
-    """Indices of ``per_class`` random samples of every class, shuffled together."""
+    """Indices of ``per_class`` random samples of every class, shuffled together.
+
+    ``name`` is the chapter parameter that set ``per_class``, for the error message.
+    """
     classes = torch.unique(labels)
     counts = torch.bincount(labels)
-    if per_class <= 0 or per_class > int(counts[classes].min()):
-        raise ValueError(
-            f"per_class must be between 1 and {int(counts[classes].min())} (the smallest "
-            f"class), got {per_class}"
+    smallest = int(counts[classes].min())
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or not 0 < per_class <= smallest:
+        raise ParameterError(
+            f"parameter `{name}` must give between 1 and {smallest} images per class (the "
+            f"smallest class), got {per_class!r}"
         )
     picks = []
     for c in classes.tolist():
@@ -102,7 +113,7 @@ def minibatches(
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
     if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+        raise ParameterError(f"parameter `batch_size` must be positive, got {batch_size}")
     if shuffle:
         order = torch.randperm(len(x), generator=generator).to(x.device)
         for idx in order.split(batch_size):

@@ -1,84 +1,79 @@
-"""One small trainer for every network in the book: fit, train one epoch, evaluate.
+"""The training loop shared by every neural network of the book.
 
-Shaped like PyTorch's ``examples/mnist``: ``train_one_epoch`` and ``evaluate`` are
-explicit functions, the model is switched between ``train()`` and ``eval()``, and
-evaluation runs under ``torch.inference_mode``. Batches are sliced from tensors that
-already sit on the device (see ``sampling.minibatches``), which on a CPU is several
-times faster than a ``DataLoader`` that converts images one at a time.
+Written in the style of PyTorch's reference scripts: an explicit ``train_one_epoch``
+and ``evaluate``, the model switched between ``train()`` and ``eval()``, evaluation
+under ``torch.inference_mode``. Batches are sliced from tensors that already sit on
+the device (``sampling.minibatches``), which on a CPU is several times faster than a
+``DataLoader`` that converts images one at a time.
+
+Seeding, in one place: ``runtime.seed_everything(seed)`` *before building a model*
+fixes its initial weights; ``TrainConfig.seed`` fixes everything random during
+training (batch order, augmentation offsets) through a generator of its own. Same
+seeds, same machine: the same run, to the last bit on a CPU.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from mnist_utils.augment import random_shift
+from mnist_utils.history import History
+from mnist_utils.params import ParameterError
 from mnist_utils.sampling import make_generator, minibatches
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "cosine")
+Data = tuple[torch.Tensor, torch.Tensor]  # images [N, ...] and integer labels [N]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train: optimizer, learning rate and its schedule, batch size, epochs."""
+    """How to train a network. Field names match the chapters' parameter names."""
 
-    epochs: int = 5
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    shift: int = 0  # data augmentation: random translations of up to this many pixels
-    seed: int = 0
+    epochs: int = 5  # passes over the training data
+    batch_size: int = 64  # images per optimizer step
+    lr: float = 1e-3  # peak learning rate
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    momentum: float = 0.0  # for sgd and rmsprop
+    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw)
+    schedule: str = "constant"  # learning rate after warm-up: constant, or cosine decay to 0
+    warmup_epochs: float = 0.0  # linear warm-up from 0 over this many epochs
+    shift: int = 0  # augmentation: random translations of up to this many pixels (0: none)
+    seed: int = 0  # batch order and augmentation (not the initial weights: see module doc)
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError(f"epochs, batch_size and lr must be positive: {self}")
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ParameterError(f"parameter `{name}` must be a positive integer, got {value!r}")
+        if not self.lr > 0:
+            raise ParameterError(f"parameter `lr` must be positive, got {self.lr!r}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.shift < 0:
-            raise ValueError(f"shift must be 0 or positive, got {self.shift}")
+            raise ParameterError(f"parameter `optimizer` must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-
-
-@dataclass
-class History:
-    """Curves of one run at its evaluated epochs (accuracies are fractions in [0, 1]).
-
-    ``train_*`` are averages over the epoch just trained; ``epoch_seconds`` has one entry
-    per epoch trained, evaluated or not.
-    """
-
-    epochs: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
-
-    @property
-    def train_seconds(self) -> float:
-        return float(sum(self.epoch_seconds))
+            raise ParameterError(f"parameter `schedule` must be one of {SCHEDULES}, got {self.schedule!r}")
+        for name in ("momentum", "weight_decay", "warmup_epochs", "shift"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"parameter `{name}` must be 0 or positive, got {getattr(self, name)!r}")
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    params = model.parameters()
-    lr, wd = config.lr, config.weight_decay
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    return torch.optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+    params, lr, wd, mom = model.parameters(), config.lr, config.weight_decay, config.momentum
+    builders = {
+        "sgd": lambda: torch.optim.SGD(params, lr=lr, momentum=mom, weight_decay=wd),
+        "adam": lambda: torch.optim.Adam(params, lr=lr, weight_decay=wd),
+        "adamw": lambda: torch.optim.AdamW(params, lr=lr, weight_decay=wd),
+        "rmsprop": lambda: torch.optim.RMSprop(params, lr=lr, momentum=mom, weight_decay=wd),
+    }
+    return builders[config.optimizer]()  # TrainConfig has already rejected unknown names
 
 
 def make_scheduler(
@@ -94,45 +89,34 @@ def make_scheduler(
         if config.schedule == "constant":
             return 1.0
         progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1.0 + torch.cos(torch.tensor(torch.pi * progress)).item())
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Translate each image [B, C, H, W] by its own random (dy, dx) in [-max_shift, max_shift].
-
-    Pixels shifted in are filled with the batch's background value (its minimum).
-    """
-    b, _, h, w = images.shape
-    padded = F.pad(images, (max_shift,) * 4, value=float(images.min()))
-    offsets = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator).to(images.device)
-    rows = (offsets[0, :, None] + torch.arange(h, device=images.device))[:, :, None]  # [B, H, 1]
-    cols = (offsets[1, :, None] + torch.arange(w, device=images.device))[:, None, :]  # [B, 1, W]
-    batch = torch.arange(b, device=images.device)[:, None, None]
-    return padded[batch, :, rows, cols].permute(0, 3, 1, 2)  # [B, H, W, C] -> [B, C, H, W]
 
 
 def train_one_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
+    data: Data,
+    config: TrainConfig,
+    *,
     generator: torch.Generator,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-    shift: int = 0,
+    fill: float = 0.0,
 ) -> tuple[float, float]:
-    """One pass over (x, y) in shuffled minibatches; returns mean loss and accuracy.
+    """One pass over ``data`` in shuffled minibatches; the running mean loss and accuracy.
 
-    With ``shift`` > 0 each image is randomly translated first (``random_shift``).
+    With ``config.shift`` > 0 each batch is randomly translated first, shifting in
+    the background value ``fill``.
     """
     model.train()
+    x, y = data
+    # Accumulate on the device: no host synchronisation per batch on a GPU.
     total_loss = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device, dtype=torch.long)
-    for xb, yb in minibatches(x, y, batch_size, generator=generator):
-        if shift:
-            xb = random_shift(xb, shift, generator)
+    for xb, yb in minibatches(x, y, config.batch_size, generator=generator):
+        if config.shift:
+            xb = random_shift(xb, config.shift, generator, fill)
         logits = model(xb)
         loss = F.cross_entropy(logits, yb)
         optimizer.zero_grad(set_to_none=True)
@@ -140,7 +124,6 @@ def train_one_epoch(
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        # Accumulate on the device: no .item() sync per batch on a GPU.
         total_loss += loss.detach() * len(yb)
         correct += (logits.argmax(1) == yb).sum()
     return total_loss.item() / len(x), correct.item() / len(x)
@@ -167,46 +150,44 @@ def evaluate(
 
 def fit(
     model: nn.Module,
-    train: tuple[torch.Tensor, torch.Tensor],
-    test: tuple[torch.Tensor, torch.Tensor],
+    train: Data,
     config: TrainConfig,
     *,
+    evaluate_on: Mapping[str, Data] | None = None,
+    eval_every: int = 1,
     progress: bool = True,
     desc: str = "epochs",
-    eval_every: int = 1,
 ) -> History:
-    """Train ``model`` on ``train`` for ``config.epochs``, evaluating on ``test``.
+    """Train ``model`` on ``train`` for ``config.epochs``; record every ``eval_every`` epochs.
 
-    Evaluation happens every ``eval_every`` epochs and after the last one (long runs on
-    small subsets need not pay for thousands of evaluations). The tensors must already
-    be on the model's device. ``config.seed`` fixes the batch order and any randomness
-    during training (dropout); seed before building the model to fix its initial weights
-    too, and on a CPU the whole run repeats exactly.
+    Each record holds the running training loss and accuracy of the epoch just trained
+    and a full evaluation on every set of ``evaluate_on`` (e.g. ``{"val": (x, y)}``);
+    the last epoch is always recorded. The tensors must already be on the model's device.
     """
-    if eval_every < 1:
-        raise ValueError(f"eval_every must be at least 1, got {eval_every}")
-    torch.manual_seed(config.seed)
+    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1:
+        raise ParameterError(f"parameter `eval_every` must be a positive integer, got {eval_every!r}")
+    if len(train[0]) != len(train[1]):
+        raise ValueError(f"training images and labels differ in length: {len(train[0])} vs {len(train[1])}")
+    evaluate_on = dict(evaluate_on or {})
     generator = make_generator(config.seed)
     optimizer = make_optimizer(model, config)
-    steps = -(-len(train[0]) // config.batch_size)
-    scheduler = make_scheduler(optimizer, config, steps)
+    steps_per_epoch = -(-len(train[0]) // config.batch_size)
+    scheduler = make_scheduler(optimizer, config, steps_per_epoch)
+    fill = float(train[0].min()) if config.shift else 0.0  # the background, read once
     history = History()
+    seconds = 0.0
     bar = tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         start = time.perf_counter()
-        loss, acc = train_one_epoch(
-            model, optimizer, *train, config.batch_size, generator, scheduler, config.shift
-        )
+        running = train_one_epoch(model, optimizer, train, config, generator=generator,
+                                  scheduler=scheduler, fill=fill)
         if train[0].device.type == "cuda":
             torch.cuda.synchronize()
-        history.epoch_seconds.append(time.perf_counter() - start)
+        seconds += time.perf_counter() - start
         if (epoch + 1) % eval_every and epoch + 1 < config.epochs:
             continue
-        test_loss, test_acc = evaluate(model, *test)
-        history.epochs.append(epoch + 1)
-        history.train_loss.append(loss)
-        history.train_acc.append(acc)
-        history.test_loss.append(test_loss)
-        history.test_acc.append(test_acc)
-        bar.set_postfix(loss=f"{loss:.3f}", test_acc=f"{test_acc:.4f}")
+        evaluations = {name: evaluate(model, *data) for name, data in evaluate_on.items()}
+        history.record(step=(epoch + 1) * steps_per_epoch, epoch=epoch + 1, seconds=seconds,
+                       running=running, evaluations=evaluations)
+        bar.set_postfix(loss=f"{running[0]:.3f}")
     return history

@@ -12,10 +12,10 @@ import nbformat
 import pytest
 import yaml
 
-from mnist_utils.params import SMOKE
-from mnist_utils.run import chapter_notebooks, toc_documents
+from tools.run import chapter_notebooks, toc_documents
 
 REPO = Path(__file__).resolve().parent.parent
+SMOKE = yaml.safe_load((REPO / "book" / "profiles" / "smoke.yml").read_text())
 NOTEBOOKS = sorted((REPO / "book").glob("*.ipynb"))
 CONFIG = yaml.safe_load((REPO / "_config.yml").read_text())
 
@@ -86,6 +86,8 @@ def test_workflow_is_valid_and_least_privilege() -> None:
     # the MNIST cache is keyed on the files' checksums
     from mnist_utils.data import SHA256
 
+    runs = [step.get("run", "") for step in workflow["jobs"]["build"]["steps"]]
+    assert "bash .ci/run" in runs, "the workflow runs the same CI script as every submission"
     key = workflow["jobs"]["build"]["steps"][2]["with"]["key"]
     assert all(digest[:8] in key for digest in SHA256.values())
     exe = shutil.which("check-jsonschema") or str(Path(sys.executable).with_name("check-jsonschema"))

@@ -8,12 +8,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnist_utils.linear import (
+    SGDConfig,
     cross_entropy_loss,
     least_squares,
     loss_and_grad,
+    search_lr,
     sgd,
     square_loss,
 )
+from mnist_utils.params import ParameterError
 from mnist_utils.sampling import index_stream, make_generator, one_hot
 
 
@@ -55,8 +58,8 @@ def test_cross_entropy_is_stable_for_huge_scores() -> None:
 def test_one_sgd_step_by_hand() -> None:
     x, y, _, _ = _problem(n=40)
     idx = torch.arange(8, 18)
-    w, b, hist = sgd(x, y, loss="cross_entropy", lr=0.3, batch_size=10, iterations=1,
-                     batches=[idx], eval_points=1)
+    w, b, hist = sgd(x, y, SGDConfig(lr=0.3, batch_size=10, iterations=1), batches=[idx],
+                     eval_points=1)
     # from W0 = 0 all scores are 0, softmax is uniform: dL/dS = (1/10 - Y) / B
     d_scores = (torch.full((10, 10), 0.1) - one_hot(y[idx])) / 10
     torch.testing.assert_close(w, -0.3 * x[idx].T @ d_scores)
@@ -67,7 +70,7 @@ def test_one_sgd_step_by_hand() -> None:
 def test_sgd_matches_nn_linear_and_optim_sgd() -> None:
     x, y, _, _ = _problem(n=200, d=30, seed=1)
     batches = list(index_stream(200, 20, 50, make_generator(0)))
-    w, b, _ = sgd(x, y, loss="cross_entropy", lr=0.5, batch_size=20, iterations=50,
+    w, b, _ = sgd(x, y, SGDConfig(lr=0.5, batch_size=20, iterations=50, decay=False),
                   batches=batches, eval_points=1)
     model = nn.Linear(30, 10)
     nn.init.zeros_(model.weight)
@@ -88,14 +91,33 @@ def test_sgd_learns_and_records_history() -> None:
     centers = 3 * torch.randn(10, 5, generator=gen)
     y = torch.randint(0, 10, (500,), generator=gen)
     x = centers[y] + 0.3 * torch.randn(500, 5, generator=gen)
-    _, _, hist = sgd(x, y, loss="cross_entropy", lr=0.5, batch_size=50, iterations=200,
-                     test=(x, y), eval_points=4, decay=True)
-    assert hist.iterations == [0, 50, 100, 150, 200]
+    _, _, hist = sgd(x, y, SGDConfig(lr=0.5, batch_size=50, iterations=200),
+                     evaluate_on={"train": (x, y)}, eval_points=4)
+    assert hist.step == [0, 50, 100, 150, 200]
+    assert hist.epoch == [0.0, 5.0, 10.0, 15.0, 20.0]
     assert len(hist.batch_loss) == 200
-    assert hist.train_loss[-1] < 0.5 * hist.train_loss[0]
-    assert hist.test_acc[-1] > 0.9
-    with pytest.raises(ValueError, match="loss"):
-        sgd(x, y, loss="hinge", lr=0.1, batch_size=10, iterations=1)
+    assert hist.loss["train"][-1] < 0.5 * hist.loss["train"][0]
+    assert hist.final("train") > 0.9
+    # the running mean of the last records equals the mean of those minibatch losses
+    assert hist.running_loss[-1] == pytest.approx(sum(hist.batch_loss[150:]) / 50, rel=1e-5)
+    assert hist.seconds == sorted(hist.seconds) and hist.seconds[0] == 0.0
+    with pytest.raises(ParameterError, match="`loss`"):
+        SGDConfig(loss="hinge")
+    with pytest.raises(ParameterError, match="`batch_size`"):
+        sgd(x, y, SGDConfig(batch_size=501))
+
+
+def test_search_lr_brackets_its_optimum() -> None:
+    gen = torch.Generator().manual_seed(1)
+    centers = 3 * torch.randn(10, 5, generator=gen)
+    y = torch.randint(0, 10, (600,), generator=gen)
+    x = centers[y] + 2.0 * torch.randn(600, 5, generator=gen)
+    result = search_lr((x[:400], y[:400]), (x[400:], y[400:]),
+                       SGDConfig(batch_size=20, iterations=40), [1e-4, 1e-3])
+    # the given grid's best (its largest value) is at the edge: larger values were added
+    assert result.added and min(result.added) > 1e-3
+    assert result.bracketed or len(result.added) == 3
+    assert result.scores[result.best] == max(result.scores.values())
 
 
 def test_least_squares_matches_lstsq() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from mnist_utils import run
+from tools import run
 
 
 def _notebook(path: Path, *sources: str) -> None:

@@ -33,7 +33,7 @@ def test_random_subset_size_no_replacement_determinism() -> None:
     assert torch.equal(a, random_subset(1000, 100, make_generator(3)))
     assert not torch.equal(a, random_subset(1000, 100, make_generator(4)))
     for bad in (0, 1001):
-        with pytest.raises(ValueError, match="subset size"):
+        with pytest.raises(ValueError, match="`size`"):
             random_subset(1000, bad, make_generator(0))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import http.server
-import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +18,13 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 
-from mnist_utils.run import chapter_notebooks
+from tools.run import chapter_notebooks
 
 REPO = Path(__file__).resolve().parent.parent
-HTML = REPO / "_build" / "html"
+# `make site-test` checks the full build; CI points MNIST_SITE_DIR at the smoke build.
+HTML = Path(os.environ.get("MNIST_SITE_DIR", REPO / "_build" / "html"))
 CHROMIUM = Path("/usr/bin/chromium")
 CHAPTERS = [nb.with_suffix(".html").as_posix() for nb in chapter_notebooks(REPO)]
-TIMING_WORDS = ("seconds", "_ms_", "ms_per")
 
 pytestmark = pytest.mark.site
 
@@ -119,16 +119,3 @@ def test_screenshots(browser, site: str) -> None:
         page.screenshot(path=str(out / f"{Path(chapter).stem}.png"), full_page=False)
         page.close()
     assert len(list(out.glob("*.png"))) >= 2
-
-
-def test_smoke_metrics_are_reproducible() -> None:
-    """The pytest smoke run and the smoke build share the seeds: same numbers (CPU)."""
-    first, second = REPO / "_build" / "test-smoke" / "metrics", REPO / "_build" / "metrics"
-    report = json.loads((REPO / "_build" / "report.json").read_text())
-    if not first.is_dir() or report["profile"] != "smoke":
-        pytest.skip("needs the pytest smoke run and a smoke build")
-    for path in sorted(first.glob("*.json")):
-        a = json.loads(path.read_text())
-        b = json.loads((second / path.name).read_text())
-        keep = [k for k in a if not any(w in k for w in TIMING_WORDS)]
-        assert {k: a[k] for k in keep} == {k: b[k] for k in keep}, path.name

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from mnist_utils.models import MLP, LeNet, ViT, count_parameters, patchify
-from mnist_utils.training import TrainConfig, evaluate, fit
+from mnist_utils.params import ParameterError
+from mnist_utils.training import TrainConfig, evaluate, fit, make_scheduler
 
 
 def _tiny_data(n: int = 32, seed: int = 0):
@@ -25,17 +28,16 @@ def _tiny_data(n: int = 32, seed: int = 0):
 def test_models_overfit_a_tiny_batch(make, config) -> None:
     torch.manual_seed(0)
     x, y = _tiny_data()
-    hist = fit(make(), (x, y), (x, y), config, progress=False)
-    assert hist.test_acc[-1] == 1.0
-    assert hist.train_loss[-1] < 0.1 * hist.train_loss[0]
+    hist = fit(make(), (x, y), config, evaluate_on={"test": (x, y)}, progress=False)
+    assert hist.final("test") == 1.0
+    assert hist.running_loss[-1] < 0.1 * hist.running_loss[0]
 
 
 def test_evaluate_changes_neither_weights_nor_batchnorm_stats() -> None:
     torch.manual_seed(0)
     model = MLP(4)
     x, y = _tiny_data(64)
-    fit(model, (x, y), (x, y), TrainConfig(epochs=1, batch_size=16, lr=0.01, optimizer="sgd"),
-        progress=False)
+    fit(model, (x, y), TrainConfig(epochs=1, batch_size=16, lr=0.01, optimizer="sgd"), progress=False)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     model.train()
     evaluate(model, 3 * x + 1, y)  # inputs with other statistics
@@ -50,17 +52,20 @@ def test_fit_is_deterministic_under_a_seed() -> None:
     for _ in range(2):
         torch.manual_seed(0)
         model = LeNet()
-        hist = fit(model, (x, y), (x, y), TrainConfig(epochs=2, batch_size=16, seed=7), progress=False)
-        runs.append((hist.train_loss, hist.test_loss, model.state_dict()))
+        hist = fit(model, (x, y), TrainConfig(epochs=2, batch_size=16, seed=7, shift=1),
+                   evaluate_on={"test": (x, y)}, progress=False)
+        runs.append((hist.running_loss, hist.loss["test"], model.state_dict()))
     assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]
     assert all(torch.equal(runs[0][2][k], runs[1][2][k]) for k in runs[0][2])
 
 
 def test_train_config_rejects_bad_values() -> None:
-    with pytest.raises(ValueError, match="optimizer"):
+    with pytest.raises(ParameterError, match="`optimizer`"):
         TrainConfig(optimizer="lbfgs")
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ParameterError, match="`batch_size`"):
         TrainConfig(batch_size=0)
+    with pytest.raises(ParameterError, match="`eval_every`"):
+        fit(MLP(3), _tiny_data(8), TrainConfig(), eval_every=0, progress=False)
 
 
 def test_model_shapes_and_sizes() -> None:
@@ -93,23 +98,40 @@ def test_vit_class_token_attention() -> None:
 def test_fit_evaluates_every_k_epochs_and_at_the_end() -> None:
     x, y = _tiny_data(16)
     torch.manual_seed(0)
-    hist = fit(MLP(3), (x, y), (x, y), TrainConfig(epochs=7, batch_size=8), progress=False,
-               eval_every=3)
-    assert hist.epochs == [3, 6, 7]
-    assert len(hist.test_acc) == len(hist.train_loss) == 3
-    assert len(hist.epoch_seconds) == 7
+    hist = fit(MLP(3), (x, y), TrainConfig(epochs=7, batch_size=8), evaluate_on={"test": (x, y)},
+               progress=False, eval_every=3)
+    assert hist.epoch == [3, 6, 7]
+    assert hist.step == [6, 12, 14]
+    assert len(hist.acc["test"]) == len(hist.running_loss) == 3
+    assert hist.seconds == sorted(hist.seconds) and hist.train_seconds > 0
 
 
 def test_random_shift_translates_each_image_and_keeps_shapes() -> None:
+    from mnist_utils.augment import random_shift
     from mnist_utils.sampling import make_generator
-    from mnist_utils.training import random_shift
 
     x = torch.zeros(64, 1, 28, 28)
     x[:, :, 13, 13] = 1.0  # one bright pixel in the middle
-    out = random_shift(x, 2, make_generator(0))
+    out = random_shift(x, 2, make_generator(0), fill=0.0)
     assert out.shape == x.shape
     rows, cols = torch.nonzero(out[:, 0])[:, 1], torch.nonzero(out[:, 0])[:, 2]
     assert len(rows) == 64  # the pixel moved, but stayed inside every image
     assert rows.min() >= 11 and rows.max() <= 15 and cols.min() >= 11 and cols.max() <= 15
     assert len(set(zip(rows.tolist(), cols.tolist()))) > 10  # images get different offsets
-    torch.testing.assert_close(random_shift(x, 0, make_generator(0)), x)
+    torch.testing.assert_close(random_shift(x, 0, make_generator(0), fill=0.0), x)
+    filled = random_shift(torch.full((8, 1, 28, 28), 5.0), 3, make_generator(1), fill=-1.0)
+    assert set(filled.unique().tolist()) <= {5.0, -1.0} and (filled == -1.0).any()
+
+
+def test_cosine_schedule_with_warmup() -> None:
+    model = torch.nn.Linear(2, 2)
+    config = TrainConfig(epochs=2, lr=1.0, schedule="cosine", warmup_epochs=1.0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = make_scheduler(optimizer, config, steps_per_epoch=4)
+    lrs = []
+    for _ in range(8):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert lrs[4] == pytest.approx(1.0) and lrs[7] == pytest.approx(0.5 * (1 + math.cos(math.pi * 3 / 4)))

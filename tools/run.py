@@ -1,8 +1,8 @@
 """Execute the book's chapters with papermill, report on them, build the HTML.
 
-    python -m mnist_utils.run                    # full profile, every chapter, then HTML
-    python -m mnist_utils.run --profile smoke    # tiny data and epochs: minutes, for CI
-    python -m mnist_utils.run 07_lenet 08_vit    # just these chapters (file stems)
+    python -m tools.run                    # full profile, every chapter, then HTML
+    python -m tools.run --profile smoke    # tiny data and epochs: minutes, for CI
+    python -m tools.run 07_lenet 08_vit    # just these chapters (file stems)
 
 Sources are never touched: executed copies go to ``<build>/executed/`` (mirroring the
 repository layout, so the book's "open in Colab" links still point at the sources),
@@ -20,18 +20,29 @@ import shutil
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from mnist_utils.params import PROFILES, profile_parameters
 from mnist_utils.results import BUILD_DIR_ENV, write_json_atomic
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOOK_FILES = ("_config.yml", "_toc.yml")
+PROFILES = ("full", "smoke")
+
+
+def profile_parameters(root: Path, chapter: str, profile: str) -> dict[str, Any]:
+    """The parameters papermill injects into ``chapter``: ``book/profiles/<profile>.yml``'s
+    section for it (the full profile is the notebooks' own values)."""
+    if profile not in PROFILES:
+        raise SystemExit(f"profile must be one of {PROFILES}, got {profile!r}")
+    if profile == "full":
+        return {}
+    path = root / "book" / "profiles" / f"{profile}.yml"
+    overrides = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    return dict((overrides or {}).get(chapter) or {})
 
 
 def toc_documents(toc_path: Path) -> list[str]:
@@ -61,13 +72,44 @@ def chapter_notebooks(root: Path) -> list[Path]:
     return notebooks
 
 
-def _failure_details(err: BaseException) -> dict[str, Any]:
-    details: dict[str, Any] = {"error": f"{type(err).__name__}: {err}".strip()[:2000]}
-    # papermill's PapermillExecutionError knows the failing cell.
-    if hasattr(err, "cell_index"):
-        details["error"] = f"{err.ename}: {err.evalue}"[:2000]
-        details["failed_cell"] = {"index": err.cell_index, "source": err.source[:2000]}
+def _failure_details(executed: Path, source: Path, log: str) -> dict[str, Any]:
+    """What failed: the error and the failing cell, numbered as in the *source* notebook."""
+    import nbformat
+
+    details: dict[str, Any] = {"error": (log.strip().splitlines() or ["papermill failed"])[-1][:2000]}
+    if not executed.is_file():
+        return details
+    nb = nbformat.read(executed, as_version=4)
+    source_ids = [c.get("id") for c in nbformat.read(source, as_version=4).cells]
+    for cell in nb.cells:
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            details["error"] = f"{errors[0]['ename']}: {errors[0]['evalue']}"[:2000]
+            index = source_ids.index(cell.get("id")) if cell.get("id") in source_ids else None
+            details["failed_cell"] = {"index": index, "source": cell.source[:2000]}
+            break
     return details
+
+
+def execute_one(root: Path, nb: Path, target: Path, parameters: dict[str, Any], env: dict[str, str],
+                kernel: str) -> dict[str, Any]:
+    """Execute one chapter with papermill in its own process; return its report entry.
+
+    A separate process gets its own environment (the build folder for the metrics) without
+    touching this one's, and leaves room to run independent chapters side by side.
+    """
+    cmd = [sys.executable, "-m", "papermill", str(root / nb), str(target), "--cwd", str(root),
+           "-k", kernel, "--no-progress-bar", "-y", yaml.safe_dump(parameters)]
+    start = time.perf_counter()
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    entry: dict[str, Any] = {"notebook": str(nb), "status": "ok" if result.returncode == 0 else "failed"}
+    if result.returncode:
+        sys.stderr.write(result.stderr[-4000:])
+        entry.update(_failure_details(target, root / nb, result.stderr))
+    entry["seconds"] = round(time.perf_counter() - start, 2)
+    if target.is_file():
+        hide_injected_parameters(target)
+    return entry
 
 
 def hide_injected_parameters(notebook: Path) -> None:
@@ -90,8 +132,6 @@ def execute_chapters(
     kernel: str = "python3",
 ) -> dict[str, Any]:
     """Run the chosen chapters in order; return (and keep writing) the report."""
-    import papermill  # heavy: imported when chapters actually run
-
     notebooks = chapter_notebooks(root)
     known = {nb.stem for nb in notebooks}
     unknown = sorted(set(only) - known)
@@ -99,11 +139,10 @@ def execute_chapters(
         raise SystemExit(f"unknown chapter(s) {unknown}; choose from {sorted(known)}")
     chosen = [nb for nb in notebooks if not only or nb.stem in only]
 
-    # The kernels inherit these: metrics land in <build>/metrics, the package imports.
-    os.environ[BUILD_DIR_ENV] = str(build.resolve())
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p
-    )
+    # The kernels get these: metrics land in <build>/metrics, the package imports.
+    env = dict(os.environ)
+    env[BUILD_DIR_ENV] = str(build.resolve())
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     report_path = build / "report.json"
     kept: dict[str, Any] = {}
     if only and report_path.is_file():
@@ -120,28 +159,11 @@ def execute_chapters(
     for nb in chosen:
         target = build / "executed" / nb
         target.parent.mkdir(parents=True, exist_ok=True)
-        entry = report["chapters"][nb.stem]
-        entry["status"] = "running"
+        report["chapters"][nb.stem]["status"] = "running"
         write_json_atomic(report_path, report)
         print(f"[run] {nb} ({profile})", flush=True)
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(root / nb),
-                str(target),
-                parameters=profile_parameters(nb.stem, profile),
-                kernel_name=kernel,
-                cwd=str(root),
-                progress_bar=False,
-            )
-            entry["status"] = "ok"
-        except Exception as err:  # any failure is recorded, then the next chapter runs
-            entry["status"] = "failed"
-            entry.update(_failure_details(err))
-            traceback.print_exc()
-        entry["seconds"] = round(time.perf_counter() - start, 2)
-        if target.is_file():
-            hide_injected_parameters(target)
+        entry = execute_one(root, nb, target, profile_parameters(root, nb.stem, profile), env, kernel)
+        report["chapters"][nb.stem] = entry
         print(f"[run] {nb.stem}: {entry['status']} in {entry['seconds']:.1f} s", flush=True)
         write_json_atomic(report_path, report)
     return report
@@ -161,7 +183,7 @@ def stage_book(root: Path, build: Path) -> Path:
             if src.is_file() and (suffix == ".md" or not dst.is_file()):
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
-    for extra in ("book/images", "book/_ext"):
+    for extra in ("book/_ext",):
         if (root / extra).is_dir():
             shutil.copytree(root / extra, stage / extra, dirs_exist_ok=True)
     return stage
@@ -187,7 +209,7 @@ def build_html(root: Path, build: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapter file stems (default: all)")
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
+    parser.add_argument("--profile", choices=PROFILES, default="full")
     parser.add_argument("--build-dir", type=Path, default=REPO_ROOT / "_build")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--no-html", action="store_true", help="execute only")
