@@ -205,8 +205,8 @@ def accuracy_vs_size(
         ax.errorbar(sizes, y, yerr=err, fmt="o-", capsize=4, color=f"C{i}", label=name)
         if annotate:
             for n, a, yi in zip(sizes, acc, y):
-                ax.annotate(f"{a:.1%}", (n, yi), textcoords="offset points", xytext=(0, 7),
-                            ha="center", fontsize=7, color=f"C{i}")
+                ax.annotate(f"{a:.1%}", (n, yi), textcoords="offset points", xytext=(7, 3),
+                            ha="left", fontsize=7, color=f"C{i}")
     ax.set_xscale("log")
     ax.set(xlabel=xlabel, ylabel=_accuracy_axis(ax, error_rate), title=title)
     ax.grid(alpha=0.3, which="both")
