@@ -4,16 +4,26 @@
     python -m tools.run --profile smoke    # tiny data and epochs: minutes, for CI
     python -m tools.run 07_lenet 08_vit    # just these chapters (file stems)
 
+    python -m tools.run --force            # execute even the chapters whose inputs did not change
+    python -m tools.run --update-reference # accept this full build's numbers as the published ones
+
 Sources are never touched: executed copies go to ``<build>/executed/`` (mirroring the
 repository layout, so the book's "open in Colab" links still point at the sources),
 and Jupyter Book builds ``<build>/html`` from there with warnings as errors.
 ``<build>/report.json`` is rewritten after every chapter, so the closing scoreboard
 chapter can read how the chapters before it fared in the same build.
+
+A chapter whose inputs did not change since its last successful execution in this
+build folder is not executed again (``tools/cache.py`` says what its key covers): the
+report marks it ``cached`` with the seconds it took when it ran. A full build ends by
+comparing the published numbers with ``mnist_utils/reference-metrics.json``
+(``tools/reference.py``) and fails if one moved outside its tolerance.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +37,7 @@ from typing import Any
 import yaml
 
 from mnist_utils.results import BUILD_DIR_ENV, write_json_atomic
+from tools import cache, reference
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOOK_FILES = ("_config.yml", "_toc.yml")
@@ -130,8 +141,9 @@ def execute_chapters(
     profile: str,
     only: Sequence[str] = (),
     kernel: str = "python3",
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Run the chosen chapters in order; return (and keep writing) the report."""
+    """Run the chosen chapters in order (reusing unchanged ones); return the report."""
     notebooks = chapter_notebooks(root)
     known = {nb.stem for nb in notebooks}
     unknown = sorted(set(only) - known)
@@ -156,14 +168,34 @@ def execute_chapters(
         for nb in notebooks
         if nb in chosen or nb.stem in kept
     }}
+    environment = cache.environment()
+    package_dir = Path(cache.__file__).resolve().parent.parent / cache.PACKAGE
+    stems = [nb.stem for nb in notebooks]
     for nb in chosen:
         target = build / "executed" / nb
         target.parent.mkdir(parents=True, exist_ok=True)
+        parameters = profile_parameters(root, nb.stem, profile)
+        earlier = stems[: stems.index(nb.stem)]
+        upstream = {dep: cache.results_digest(build, dep)
+                    for dep in cache.chapter_dependencies((root / nb).read_text(), earlier)}
+        key = cache.chapter_key(root / nb, parameters, package_dir, environment, upstream)
+        stamp = build / "cache" / f"{nb.stem}.json"
+        previous = json.loads(stamp.read_text()) if stamp.is_file() else {}
+        if not force and previous.get("key") == key and target.is_file():
+            report["chapters"][nb.stem] = {"notebook": str(nb), "status": "cached",
+                                           "seconds": previous["seconds"]}
+            print(f"[run] {nb.stem}: cached (inputs unchanged; took {previous['seconds']:.1f} s)", flush=True)
+            write_json_atomic(report_path, report)
+            continue
         report["chapters"][nb.stem]["status"] = "running"
         write_json_atomic(report_path, report)
         print(f"[run] {nb} ({profile})", flush=True)
-        entry = execute_one(root, nb, target, profile_parameters(root, nb.stem, profile), env, kernel)
+        entry = execute_one(root, nb, target, parameters, env, kernel)
         report["chapters"][nb.stem] = entry
+        if entry["status"] == "ok":
+            write_json_atomic(stamp, {"key": key, "seconds": entry["seconds"]})
+        else:
+            stamp.unlink(missing_ok=True)  # a failed chapter is never reused
         print(f"[run] {nb.stem}: {entry['status']} in {entry['seconds']:.1f} s", flush=True)
         write_json_atomic(report_path, report)
     return report
@@ -186,12 +218,31 @@ def stage_book(root: Path, build: Path) -> Path:
     for extra in ("book/_ext",):
         if (root / extra).is_dir():
             shutil.copytree(root / extra, stage / extra, dirs_exist_ok=True)
+    from tools.vendor import vendor_mathjax  # MathJax served by the site itself (no CDN)
+
+    vendor_mathjax(stage)
     return stage
 
 
+def _tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "_build" not in p.parts):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def build_html(root: Path, build: Path) -> None:
-    """Jupyter Book from the staged sources into ``<build>/html``, warnings as errors."""
+    """Jupyter Book from the staged sources into ``<build>/html``, warnings as errors.
+
+    Skipped when the staged sources (executed notebooks, pages, configuration) are
+    byte for byte those of the last successful HTML build in this folder.
+    """
     stage = stage_book(root, build)
+    stamp, key = build / "cache" / "html.json", _tree_digest(stage)
+    if (build / "html" / "index.html").is_file() and stamp.is_file() and \
+            json.loads(stamp.read_text()).get("key") == key:
+        print("[run] HTML: cached (no page changed)", flush=True)
+        return
     # The console script next to this interpreter: the package has no ``__main__``.
     script = Path(sys.executable).with_name("jupyter-book")
     exe = str(script) if script.is_file() else shutil.which("jupyter-book") or "jupyter-book"
@@ -203,6 +254,7 @@ def build_html(root: Path, build: Path) -> None:
     if html.exists():
         shutil.rmtree(html)
     shutil.copytree(stage / "_build" / "html", html)
+    write_json_atomic(stamp, {"key": key})
     print(f"[run] book written to {html / 'index.html'}", flush=True)
 
 
@@ -214,17 +266,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--no-html", action="store_true", help="execute only")
     parser.add_argument("--html-only", action="store_true", help="build HTML, execute nothing")
+    parser.add_argument("--force", action="store_true", help="execute every chosen chapter, cached or not")
+    parser.add_argument("--update-reference", action="store_true",
+                        help="full profile: accept this build's numbers as the published reference")
     args = parser.parse_args(argv)
+    if args.update_reference and args.profile != "full":
+        parser.error("--update-reference needs the full profile")
 
     failed: list[str] = []
+    report: dict[str, Any] = {"chapters": {}}
     if not args.html_only:
-        report = execute_chapters(args.root, args.build_dir, args.profile, args.chapters)
-        failed = [name for name, e in report["chapters"].items() if e["status"] != "ok"]
+        report = execute_chapters(args.root, args.build_dir, args.profile, args.chapters, force=args.force)
+        failed = [name for name, e in report["chapters"].items() if e["status"] not in ("ok", "cached")]
     if not args.no_html:
         build_html(args.root, args.build_dir)
+    print("\n" + reference.summary_table(report, args.build_dir), flush=True)
     if failed:
         print(f"[run] FAILED chapter(s): {', '.join(failed)} (see report.json)", file=sys.stderr)
         return 1
+    if args.profile == "full" and not args.html_only and args.root == REPO_ROOT:
+        if not reference.check(args.build_dir, update=args.update_reference):
+            return 1
     return 0
 
 

@@ -1,0 +1,138 @@
+"""Headline numbers of each chapter, saved for the scoreboard and for later chapters.
+
+A chapter calls ``save_metrics("07_lenet", {"test_acc_best": 0.991, ...})``; the file
+lands in ``<build>/metrics/07_lenet.json``. Every key must be declared for its chapter
+in ``metrics.yml`` (beside this file: meaning, unit, scoreboard row), so a typo fails
+at once instead of silently dropping a number. With ``predictions=`` a chapter also
+saves its per-image test predictions (``<build>/predictions/<chapter>/<key>.npy``), so a
+later chapter can compare two models image by image (``stats.mcnemar``).
+
+The build folder is ``$MNIST_BUILD_DIR`` (the book's runner sets it) or ``_build``
+under the working directory (Colab). Accuracies are fractions in [0, 1], times seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+BUILD_DIR_ENV = "MNIST_BUILD_DIR"
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get(BUILD_DIR_ENV, "_build"))
+
+
+@cache
+def declared_metrics() -> dict[str, dict[str, dict[str, Any]]]:
+    """``metrics.yml``: chapter -> key -> {meaning, unit, tolerance?, board?, predictions?}."""
+    text = resources.files("mnist_utils").joinpath("metrics.yml").read_text()
+    return yaml.safe_load(text)
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON through a temporary file, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _clean_number(name: str, value: Any) -> float | int:
+    if isinstance(value, bool):
+        raise TypeError(f"metric {name!r} must be a number, got the boolean {value!r}")
+    if not isinstance(value, (int, float)):
+        try:
+            value = float(value)  # numpy and 0-d torch scalars
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"metric {name!r} must be a number, got {value!r}") from err
+    if not math.isfinite(value):
+        raise ValueError(f"metric {name!r} is not finite: {value}")
+    return value if isinstance(value, int) else float(value)
+
+
+def save_metrics(
+    chapter: str,
+    metrics: Mapping[str, Any],
+    *,
+    predictions: Mapping[str, Any] | None = None,
+) -> None:
+    """Save ``name -> number`` for ``chapter`` (and per-image test predictions, if given).
+
+    A chapter of the book may only save keys declared for it in ``metrics.yml``; a
+    chapter name the file does not know (your own notebook) may save any keys.
+    """
+    declared = declared_metrics().get(chapter)
+    clean: dict[str, float | int] = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"metric names must be non-empty strings, got {name!r}")
+        if declared is not None and name not in declared:
+            raise KeyError(f"metric {name!r} is not declared for {chapter} in mnist_utils/metrics.yml; "
+                           f"declared: {sorted(declared)}")
+        clean[name] = _clean_number(name, value)
+        unit = declared[name]["unit"] if declared is not None else None
+        if (unit == "fraction" or name.startswith("test_acc")) and not 0.0 <= clean[name] <= 1.0:
+            raise ValueError(f"accuracy {name!r} must be a fraction in [0, 1], got {value}")
+    arrays = {}
+    for name, pred in (predictions or {}).items():
+        if declared is not None and not declared.get(name, {}).get("predictions"):
+            raise KeyError(f"{chapter} declares no predictions for {name!r} in mnist_utils/metrics.yml")
+        array = np.asarray(pred.cpu() if hasattr(pred, "cpu") else pred)
+        if array.ndim != 1 or array.size == 0 or array.min() < 0 or array.max() > 9:
+            raise ValueError(f"predictions {name!r} must be a 1-D array of digits 0..9")
+        arrays[name] = array.astype(np.uint8)
+    folder = build_dir() / "predictions" / chapter
+    for name, array in arrays.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".npy")
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+        os.replace(tmp, folder / f"{name}.npy")
+    write_json_atomic(build_dir() / "metrics" / f"{chapter}.json", clean)
+
+
+def load_metrics(chapter: str) -> dict[str, float] | None:
+    """The metrics another chapter saved in this build, or ``None`` if it has not run."""
+    path = build_dir() / "metrics" / f"{chapter}.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def load_all_metrics() -> dict[str, dict[str, float]]:
+    folder = build_dir() / "metrics"
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def load_predictions(chapter: str, key: str) -> np.ndarray | None:
+    """Per-image test predictions another chapter saved under ``key``, or ``None``."""
+    path = build_dir() / "predictions" / chapter / f"{key}.npy"
+    return np.load(path, allow_pickle=False) if path.is_file() else None
+
+
+def require_result(chapter: str, key: str) -> float | None:
+    """Another chapter's declared result, or ``None`` with a message saying what to run."""
+    if key not in declared_metrics().get(chapter, {}):
+        raise KeyError(f"{key!r} is not a declared result of {chapter} (see mnist_utils/metrics.yml)")
+    value = (load_metrics(chapter) or {}).get(key)
+    if value is None:
+        print(f"This comparison needs `{key}` from chapter {chapter}, which has not run in this "
+              f"build folder ({build_dir()}). Run {chapter}.ipynb first (or the whole book) "
+              "to see it; the rest of this chapter does not need it.")
+    return value

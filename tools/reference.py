@@ -1,0 +1,107 @@
+"""Guard the published numbers: a full build is compared with the reference file.
+
+``mnist_utils/reference-metrics.json`` (kept in the repository, and shipped with the
+package so that the scoreboard opened alone can show the published numbers) holds
+every declared metric of the last accepted full build, each with its tolerance from
+``metrics.yml`` (accuracies only; seconds have none). A full build whose headline
+metric moves outside its tolerance, or disappears, fails with a table; running the
+build with ``--update-reference`` accepts the new numbers and rewrites the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mnist_utils.results import declared_metrics, write_json_atomic
+
+REFERENCE = Path(__file__).resolve().parent.parent / "mnist_utils" / "reference-metrics.json"
+Metrics = Mapping[str, Mapping[str, float]]
+
+
+def load_build_metrics(build: Path) -> dict[str, dict[str, float]]:
+    folder = build / "metrics"
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def reference_from(metrics: Metrics) -> dict[str, Any]:
+    """The reference file's content for the metrics of a full build."""
+    declared = declared_metrics()
+    chapters = {}
+    for chapter, values in sorted(metrics.items()):
+        specs = declared.get(chapter) or {}
+        chapters[chapter] = {key: {"value": value, "tolerance": specs.get(key, {}).get("tolerance")}
+                             for key, value in sorted(values.items()) if key in specs}
+    return {"profile": "full",
+            "about": "Headline numbers of the last accepted full build; tolerances from metrics.yml. "
+                     "Rewrite with `python -m tools.run --update-reference` after a deliberate change.",
+            "chapters": chapters}
+
+
+def drifts(reference: Mapping[str, Any], metrics: Metrics) -> list[dict[str, Any]]:
+    """Rows for every guarded metric of a chapter in ``metrics`` that left its tolerance."""
+    rows = []
+    for chapter, entries in reference.get("chapters", {}).items():
+        if chapter not in metrics:
+            continue  # not executed in this build
+        for key, entry in entries.items():
+            tolerance = entry.get("tolerance")
+            if tolerance is None:
+                continue
+            now = metrics[chapter].get(key)
+            if now is None or not math.isfinite(now) or abs(now - entry["value"]) > tolerance:
+                rows.append({"chapter": chapter, "metric": key, "reference": entry["value"],
+                             "now": now, "tolerance": tolerance})
+    return rows
+
+
+def drift_table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'chapter':22} {'metric':26} {'reference':>10} {'now':>10} {'tolerance':>10}"]
+    for r in rows:
+        now = "missing" if r["now"] is None else f"{r['now']:.4f}"
+        lines.append(f"{r['chapter']:22} {r['metric']:26} {r['reference']:>10.4f} {now:>10} "
+                     f"{r['tolerance']:>10.4f}")
+    return "\n".join(lines)
+
+
+def check(build: Path, *, update: bool, path: Path = REFERENCE) -> bool:
+    """Compare a full build's metrics with the reference (or rewrite it); True if it passes."""
+    metrics = load_build_metrics(build)
+    if update:
+        write_json_atomic(path, reference_from(metrics))
+        print(f"[run] reference rewritten: {path}", flush=True)
+        return True
+    if not path.is_file():
+        print(f"[run] no reference file at {path}: nothing to compare "
+              "(run a full build with --update-reference to create it)", flush=True)
+        return True
+    rows = drifts(json.loads(path.read_text()), metrics)
+    if rows:
+        print("[run] published numbers moved outside their tolerance (accept them with "
+              "--update-reference if the change is deliberate):\n" + drift_table(rows), flush=True)
+        return False
+    return True
+
+
+def summary_table(report: Mapping[str, Any], build: Path, path: Path = REFERENCE) -> str:
+    """Per chapter: executed or cached, seconds, and its headline metrics against the reference."""
+    reference = json.loads(path.read_text()).get("chapters", {}) if path.is_file() else {}
+    metrics = load_build_metrics(build)
+    declared = declared_metrics()
+    lines = [f"{'chapter':22} {'status':9} {'seconds':>8}  headline metrics (now / reference)"]
+    for chapter, entry in report.get("chapters", {}).items():
+        heads = []
+        for key, spec in (declared.get(chapter) or {}).items():
+            if spec.get("tolerance") is None or key not in metrics.get(chapter, {}):
+                continue
+            now = metrics[chapter][key]
+            ref = reference.get(chapter, {}).get(key, {}).get("value")
+            mark = "" if ref is None else (" ok" if abs(now - ref) <= spec["tolerance"] else " MOVED")
+            heads.append(f"{key} {now:.4f}" + ("" if ref is None else f" / {ref:.4f}{mark}"))
+        seconds = entry.get("seconds")
+        lines.append(f"{chapter:22} {entry.get('status', '?'):9} "
+                     f"{seconds if seconds is not None else float('nan'):>8.1f}  " + "; ".join(heads))
+    return "\n".join(lines)
