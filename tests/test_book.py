@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -74,28 +75,78 @@ def test_config_and_package_agree_on_the_repository() -> None:
     assert CONFIG["repository"]["url"] in (REPO / "README.md").read_text()
 
 
-def test_workflow_is_valid_and_least_privilege() -> None:
-    workflow_path = REPO / ".github" / "workflows" / "book.yml"
-    workflow = yaml.safe_load(workflow_path.read_text())
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+# The only jobs that may write, and what; every other job reads the repository only.
+WRITE_PERMISSIONS = {
+    ("book.yml", "deploy"): {"pages": "write", "id-token": "write"},
+    ("colab.yml", "issue"): {"issues": "write"},
+}
+PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s*[\w.-]+/[\w./-]+@[0-9a-f]{40}\s+#\s*v\d[\w.]*\s*$")
+
+
+def _workflow(path: Path) -> dict:
+    workflow = yaml.safe_load(path.read_text())
+    workflow["on"] = workflow.pop(True, workflow.get("on"))  # YAML 1.1 reads the key `on` as true
+    return workflow
+
+
+def test_every_workflow_is_checked() -> None:
+    assert {p.name for p in WORKFLOWS} >= {"book.yml", "colab.yml"}
+    for name, job in WRITE_PERMISSIONS:
+        assert job in _workflow(REPO / ".github" / "workflows" / name)["jobs"], (name, job)
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_is_valid_pinned_and_least_privilege(path: Path) -> None:
+    workflow = _workflow(path)
     assert workflow["permissions"] == {"contents": "read"}
-    for job in workflow["jobs"].values():
-        for step in job["steps"]:
-            if "uses" in step:
-                ref = step["uses"].split("@")[1]
-                assert len(ref) == 40, f"{step['uses']} is not pinned to a commit"
-    # the MNIST cache is keyed on the files' checksums
+    for name, job in workflow["jobs"].items():
+        granted = job.get("permissions")
+        expected = WRITE_PERMISSIONS.get((path.name, name))
+        if expected:
+            assert granted == expected, f"{name}: {granted}"
+        else:
+            assert granted in (None, {"contents": "read"}), f"{name} must only read: {granted}"
+    # every action pinned to a commit, with the version it is in a comment
+    uses = [line for line in path.read_text().splitlines() if re.match(r"^\s*(-\s+)?uses:", line)]
+    assert uses
+    for line in uses:
+        assert PINNED.match(line), f"not pinned to a commit with a version comment: {line.strip()}"
+    exe = shutil.which("check-jsonschema") or str(Path(sys.executable).with_name("check-jsonschema"))
+    result = subprocess.run(
+        [exe, "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_book_workflow_runs_ci_with_a_checksummed_mnist_cache() -> None:
     from mnist_utils.data import SHA256
 
+    workflow = _workflow(REPO / ".github" / "workflows" / "book.yml")
     runs = [step.get("run", "") for step in workflow["jobs"]["build"]["steps"]]
     assert "bash .ci/run" in runs, "the workflow runs the same CI script as every submission"
     key = workflow["jobs"]["build"]["steps"][2]["with"]["key"]
     assert all(digest[:8] in key for digest in SHA256.values())
-    exe = shutil.which("check-jsonschema") or str(Path(sys.executable).with_name("check-jsonschema"))
-    result = subprocess.run(
-        [exe, "--builtin-schema", "vendor.github-workflows", str(workflow_path)],
-        capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_colab_workflow_runs_the_chapters_in_colabs_image_weekly() -> None:
+    workflow = _workflow(REPO / ".github" / "workflows" / "colab.yml")
+    assert workflow["on"]["schedule"][0]["cron"] and "workflow_dispatch" in workflow["on"]
+    smoke, issue = workflow["jobs"]["smoke"], workflow["jobs"]["issue"]
+    runs = "\n".join(str(step.get("run", "")) for step in smoke["steps"])
+    assert "us-docker.pkg.dev/colab-images/public/runtime" in smoke["env"]["IMAGE"]
+    assert '"$IMAGE" .ci/colab' in runs
+    # the Colab check installs the package as a student's session does and gets MNIST from torchvision
+    script = (REPO / ".ci" / "colab").read_text()
+    assert "pip install --quiet .\n" in script and "--profile smoke --no-html" in script
+    assert (REPO / ".ci" / "colab").stat().st_mode & 0o111, ".ci/colab is executable"
+    for text in (path.read_text() for path in (REPO / ".ci" / "colab", REPO / ".github/workflows/colab.yml")):
+        assert "MNIST_DATA_DIR" not in text
+    # a failure files the issue, from the one job allowed to write issues
+    assert issue["needs"] == "smoke" and "failure()" in issue["if"]
+    assert any("github-script" in step.get("uses", "") for step in issue["steps"])
+    assert "label = 'colab'" in issue["steps"][0]["with"]["script"]
 
 
 def test_no_torch_load_without_weights_only() -> None:

@@ -127,3 +127,15 @@ def test_reference_guard(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert json.loads(ref.read_text())["chapters"]["07_lenet"]["test_acc_best"]["value"] == 0.9880
     (build / "metrics" / "07_lenet.json").write_text(json.dumps({"epoch_seconds": 2.0}))
     assert not reference.check(build, update=False, path=ref)  # a published number disappeared
+
+
+def test_html_key_sees_every_staged_file_but_not_the_stage_output(tmp_path: Path) -> None:
+    stage = tmp_path / "_build" / "executed"  # the stage lives inside a build folder
+    (stage / "book").mkdir(parents=True)
+    (stage / "book" / "a.ipynb").write_text("one")
+    key = run._tree_digest(stage)
+    (stage / "_build" / "html").mkdir(parents=True)
+    (stage / "_build" / "html" / "index.html").write_text("output")
+    assert run._tree_digest(stage) == key
+    (stage / "book" / "a.ipynb").write_text("two")
+    assert run._tree_digest(stage) != key

@@ -1,9 +1,10 @@
 """The built site in a real browser, and reproducibility of the smoke build.
 
 Run after the book is built (``.ci/run`` does: ``pytest -m site``). Chromium comes from
-Debian (``/usr/bin/chromium``), driven by Playwright. The machine is offline, so requests
-to other hosts (MathJax's CDN) are blocked and their console errors set aside; every
-other console error fails the test.
+Debian (``/usr/bin/chromium``), driven by Playwright. The site must be complete offline: a
+request to any host but the site's own is blocked and fails the test, and so does any
+console error. On every page whose source has maths, MathJax (served from the site's
+``_static/mathjax``, see ``tools/vendor.py``) must have typeset all of it.
 """
 
 from __future__ import annotations
@@ -11,20 +12,41 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlparse
 
+import nbformat
 import pytest
 
-from tools.run import chapter_notebooks
+from tools.run import chapter_notebooks, toc_documents
 
 REPO = Path(__file__).resolve().parent.parent
 # `make site-test` checks the full build; CI points MNIST_SITE_DIR at the smoke build.
 HTML = Path(os.environ.get("MNIST_SITE_DIR", REPO / "_build" / "html"))
 CHROMIUM = Path("/usr/bin/chromium")
 CHAPTERS = [nb.with_suffix(".html").as_posix() for nb in chapter_notebooks(REPO)]
+# MyST maths in a source: $...$, $$...$$, \(...\), \[...\], {math}, \begin{...}
+MATHS = re.compile(r"\$\$|(?<![\\$])\$[^\s$][^$\n]*?(?<![\s\\])\$|\\\(|\\\[|\{math\}|\\begin\{")
+
+
+def _source_has_maths(doc: str) -> bool:
+    """Whether the source of a table-of-contents document (``book/02_linear_sgd``) has maths."""
+    path = REPO / f"{doc}.ipynb"
+    if path.is_file():
+        nb = nbformat.read(path, as_version=4)
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    else:
+        text = (REPO / f"{doc}.md").read_text()
+    return bool(MATHS.search(text))
+
+
+# pages (as site paths) whose sources have maths: MathJax must have typeset them
+MATHS_PAGES = {f"{doc}.html" for doc in toc_documents(REPO / "_toc.yml") if _source_has_maths(doc)}
 
 pytestmark = pytest.mark.site
 
@@ -58,32 +80,93 @@ def browser():
         browser.close()
 
 
-def _open(browser, url: str):
+@dataclass
+class Visit:
+    page: Any
+    errors: list[str] = field(default_factory=list)  # console errors, page errors
+    blocked: list[str] = field(default_factory=list)  # requests to other hosts (never sent)
+
+
+def _open(browser, site: str, path: str, rewrite: tuple[str, str] | None = None) -> Visit:
+    """Open ``path`` of the site; requests that leave the site's host are blocked and listed.
+
+    ``rewrite`` (pattern, replacement) edits the page's HTML on its way to the browser: the
+    self-test's way of serving a broken copy of a built page.
+    """
+    url = urljoin(site, path)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    blocked: set[str] = set()
+    visit = Visit(page)
+    own = urlparse(site).netloc
 
     def route(r) -> None:
-        if urlparse(r.request.url).hostname in ("127.0.0.1", "localhost"):
+        request = urlparse(r.request.url)
+        if request.scheme in ("data", "blob"):
             r.continue_()
-        else:
-            blocked.add(r.request.url)
+        elif request.netloc != own:
+            visit.blocked.append(r.request.url)
             r.abort()
+        elif rewrite and r.request.url.split("?")[0] == url:
+            response = r.fetch()
+            r.fulfill(response=response, body=re.sub(rewrite[0], rewrite[1], response.text()))
+        else:
+            r.continue_()
 
     page.route("**/*", route)
-    page.on("console", lambda m: errors.append(f"{m.text} @ {m.location.get('url')}")
-            if m.type == "error" and m.location.get("url") not in blocked else None)
-    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    page.on("console", lambda m: visit.errors.append(f"{m.text} @ {m.location.get('url')}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: visit.errors.append(f"page error: {e}"))
     response = page.goto(url, wait_until="load")
     assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
     page.wait_for_load_state("networkidle")
-    return page, errors
+    return visit
+
+
+# What is left of the maths once MathJax has (or has not) typeset the page: raw TeX in the
+# article's text (code blocks aside), maths elements without MathJax's output, TeX errors.
+_MATHS_STATE = r"""async () => {
+  const mj = window.MathJax;
+  // Sphinx's inline configuration defines window.MathJax too: only the script adds startup
+  if (mj && mj.startup && mj.startup.promise) { await mj.startup.promise; }
+  const article = document.querySelector('article') || document.querySelector('main');
+  if (!article) { return {raw: ['no <article> on the page'], untypeset: 0, errors: 0, containers: 0}; }
+  const text = article.cloneNode(true);
+  text.querySelectorAll('pre, code, script, style, textarea').forEach(e => e.remove());
+  const content = text.textContent;
+  const raw = ['\\(', '\\[', '$$'].filter(d => content.includes(d)).map(d => {
+    const i = content.indexOf(d);
+    return content.slice(Math.max(0, i - 40), i + 60).replace(/\s+/g, ' ');
+  });
+  return {
+    raw,
+    untypeset: Array.from(article.querySelectorAll('.math'))
+      .filter(e => !e.querySelector('mjx-container')).length,
+    errors: article.querySelectorAll('mjx-merror').length,
+    containers: article.querySelectorAll('mjx-container').length,
+  };
+}"""
+
+
+def _maths_problems(page, has_maths: bool) -> list[str]:
+    """Why the page's maths is not (all) rendered; empty when it is."""
+    state = page.evaluate(_MATHS_STATE)
+    problems = [f"raw TeX left in the text: ...{snippet}..." for snippet in state["raw"]]
+    if state["untypeset"]:
+        problems.append(f"{state['untypeset']} maths element(s) without MathJax output (mjx-container)")
+    if state["errors"]:
+        problems.append(f"{state['errors']} TeX error(s) (mjx-merror)")
+    if has_maths and not state["containers"]:
+        problems.append("the source has maths but MathJax rendered none (no mjx-container)")
+    return problems
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_page(browser, site: str, chapter: str) -> None:
-    page, errors = _open(browser, urljoin(site, chapter))
-    assert not errors, f"console errors on {chapter}: {errors}"
+    visit = _open(browser, site, chapter)
+    page = visit.page
+    assert not visit.blocked, f"{chapter} requested other hosts (the site must be complete): {visit.blocked}"
+    assert not visit.errors, f"console errors on {chapter}: {visit.errors}"
+    problems = _maths_problems(page, chapter in MATHS_PAGES)
+    assert not problems, f"maths on {chapter} not rendered: {problems}"
     broken = page.evaluate(
         "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
     assert not broken, f"images that did not load: {broken}"
@@ -111,11 +194,34 @@ def test_chapter_page(browser, site: str, chapter: str) -> None:
     page.close()
 
 
+@pytest.mark.parametrize("path", ["book/intro.html", "search.html", "genindex.html"])
+def test_other_page(browser, site: str, path: str) -> None:
+    visit = _open(browser, site, path)
+    assert not visit.blocked, f"{path} requested other hosts (the site must be complete): {visit.blocked}"
+    assert not visit.errors, f"console errors on {path}: {visit.errors}"
+    problems = _maths_problems(visit.page, path in MATHS_PAGES)
+    assert not problems, f"maths on {path} not rendered: {problems}"
+    visit.page.close()
+
+
+def test_the_checks_catch_maths_from_a_cdn(browser, site: str) -> None:
+    """The checks above can fail: a built page pointed back at MathJax's CDN, as the site
+    was before MathJax came with it, requests another host and shows raw TeX (offline)."""
+    chapter = min(MATHS_PAGES & set(CHAPTERS))
+    cdn = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
+    visit = _open(browser, site, chapter, rewrite=(r'src="[^"]*_static/mathjax/[^"]*"', f'src="{cdn}"'))
+    assert visit.blocked == [cdn]
+    problems = _maths_problems(visit.page, has_maths=True)
+    assert any(p.startswith("raw TeX left") for p in problems), problems
+    assert any("without MathJax output" in p for p in problems), problems
+    visit.page.close()
+
+
 def test_screenshots(browser, site: str) -> None:
     out = REPO / "_build" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     for chapter in (CHAPTERS[0], CHAPTERS[-1]):
-        page, _ = _open(browser, urljoin(site, chapter))
+        page = _open(browser, site, chapter).page
         page.screenshot(path=str(out / f"{Path(chapter).stem}.png"), full_page=False)
         page.close()
     assert len(list(out.glob("*.png"))) >= 2

@@ -226,7 +226,9 @@ def stage_book(root: Path, build: Path) -> Path:
 
 def _tree_digest(folder: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "_build" not in p.parts):
+    # the stage's own Jupyter Book output (<stage>/_build) is not a source
+    files = (p for p in folder.rglob("*") if p.is_file() and "_build" not in p.relative_to(folder).parts)
+    for path in sorted(files):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
