@@ -55,7 +55,8 @@ def test_unknown_chapter_is_rejected(tmp_path: Path) -> None:
 
 def test_toc_parsing() -> None:
     docs = run.toc_documents(Path(run.REPO_ROOT) / "_toc.yml")
-    assert docs[:3] == ["book/intro", "book/01_data", "book/02_linear_sgd"]
+    assert docs[:4] == ["book/intro", "book/notation", "book/01_data", "book/02_linear_sgd"]
+    assert docs[-1] == "book/references"
 
 
 def test_rerunning_one_chapter_keeps_the_others_in_the_report(tmp_path: Path) -> None:

@@ -194,7 +194,8 @@ def test_chapter_page(browser, site: str, chapter: str) -> None:
     page.close()
 
 
-@pytest.mark.parametrize("path", ["book/intro.html", "search.html", "genindex.html"])
+@pytest.mark.parametrize("path", ["book/intro.html", "book/notation.html", "book/references.html",
+                                  "search.html", "genindex.html"])
 def test_other_page(browser, site: str, path: str) -> None:
     visit = _open(browser, site, path)
     assert not visit.blocked, f"{path} requested other hosts (the site must be complete): {visit.blocked}"

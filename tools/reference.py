@@ -87,8 +87,10 @@ def check(build: Path, *, update: bool, path: Path = REFERENCE) -> bool:
 
 
 def summary_table(report: Mapping[str, Any], build: Path, path: Path = REFERENCE) -> str:
-    """Per chapter: executed or cached, seconds, and its headline metrics against the reference."""
-    reference = json.loads(path.read_text()).get("chapters", {}) if path.is_file() else {}
+    """Per chapter: executed or cached, seconds, and its headline metrics against the reference
+    (a full build's only: the smoke profile's tiny runs are not comparable)."""
+    full = report.get("profile", "full") == "full"
+    reference = json.loads(path.read_text()).get("chapters", {}) if full and path.is_file() else {}
     metrics = load_build_metrics(build)
     declared = declared_metrics()
     lines = [f"{'chapter':22} {'status':9} {'seconds':>8}  headline metrics (now / reference)"]

@@ -215,6 +215,8 @@ def stage_book(root: Path, build: Path) -> Path:
             if src.is_file() and (suffix == ".md" or not dst.is_file()):
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
+    for bib in sorted(root.glob("book/*.bib")):  # the bibliography the pages cite
+        shutil.copy2(bib, stage / bib.relative_to(root))
     for extra in ("book/_ext",):
         if (root / extra).is_dir():
             shutil.copytree(root / extra, stage / extra, dirs_exist_ok=True)
