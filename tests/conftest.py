@@ -1,10 +1,11 @@
-"""Shared fixtures: the offline MNIST copy, and a throw-away cache for each test."""
+"""Shared fixtures: the offline MNIST copy, a throw-away cache, tiny notebooks for runner tests."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from mnist_utils.data import CACHE_DIR_ENV, DATA_DIR_ENV
@@ -28,3 +29,18 @@ def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv(CACHE_DIR_ENV, str(cache))
     return cache
+
+
+def _write_notebook(path: Path, *sources: str) -> None:
+    """A notebook whose first cell (tagged ``parameters``) and the rest are ``sources``."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell(sources[0])
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *(nbformat.v4.new_code_cell(s) for s in sources[1:])]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def write_notebook():
+    return _write_notebook

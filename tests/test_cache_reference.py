@@ -17,13 +17,6 @@ PACKAGE = REPO / "mnist_utils"
 ENV = {"torch": "x", "device": "cpu"}
 
 
-def _notebook(path: Path, *sources: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell(sources[0])
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, *(nbformat.v4.new_code_cell(s) for s in sources[1:])]
-    nbformat.write(nb, path)
 
 
 def test_module_closure_follows_imports() -> None:
@@ -35,12 +28,12 @@ def test_module_closure_follows_imports() -> None:
     assert "metrics.yml" in {p.name for p in cache.module_closure({"mnist_utils.results"}, PACKAGE)}
 
 
-def test_key_changes_with_what_the_chapter_depends_on(tmp_path: Path) -> None:
+def test_key_changes_with_what_the_chapter_depends_on(tmp_path: Path, write_notebook) -> None:
     package = tmp_path / "mnist_utils"
     shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
     cnn, lin = tmp_path / "cnn.ipynb", tmp_path / "lin.ipynb"
-    _notebook(cnn, "epochs = 1", "from mnist_utils.models import LeNet")
-    _notebook(lin, "epochs = 1", "from mnist_utils.linear import sgd")
+    write_notebook(cnn, "epochs = 1", "from mnist_utils.models import LeNet")
+    write_notebook(lin, "epochs = 1", "from mnist_utils.linear import sgd")
 
     def keys(params=None, env=ENV, upstream=None):
         return [cache.chapter_key(nb, params or {}, package, env, upstream or {}) for nb in (cnn, lin)]
@@ -79,11 +72,11 @@ def _statuses(build: Path) -> dict[str, str]:
     return {k: v["status"] for k, v in json.loads((build / "report.json").read_text())["chapters"].items()}
 
 
-def test_runner_reuses_unchanged_chapters_and_never_a_failed_one(tmp_path: Path) -> None:
+def test_runner_reuses_unchanged_chapters_and_never_a_failed_one(tmp_path: Path, write_notebook) -> None:
     _book(tmp_path, "one", "two", "bad")
-    _notebook(tmp_path / "book" / "one.ipynb", "x = 1")
-    _notebook(tmp_path / "book" / "two.ipynb", "x = 1", "'reads chapter one'")
-    _notebook(tmp_path / "book" / "bad.ipynb", "x = 1", "raise ValueError('boom')")
+    write_notebook(tmp_path / "book" / "one.ipynb", "x = 1")
+    write_notebook(tmp_path / "book" / "two.ipynb", "x = 1", "'reads chapter one'")
+    write_notebook(tmp_path / "book" / "bad.ipynb", "x = 1", "raise ValueError('boom')")
     build = tmp_path / "_build"
     args = ["--root", str(tmp_path), "--build-dir", str(build), "--no-html"]
     assert run.main(args) == 1
@@ -92,7 +85,7 @@ def test_runner_reuses_unchanged_chapters_and_never_a_failed_one(tmp_path: Path)
     assert _statuses(build) == {"one": "cached", "two": "cached", "bad": "failed"}
     report = json.loads((build / "report.json").read_text())
     assert report["chapters"]["one"]["seconds"] > 0  # the seconds it took when it ran
-    _notebook(tmp_path / "book" / "one.ipynb", "x = 2")  # an edit of one chapter
+    write_notebook(tmp_path / "book" / "one.ipynb", "x = 2")  # an edit of one chapter
     run.main(args)
     assert _statuses(build) == {"one": "ok", "two": "cached", "bad": "failed"}
     (build / "metrics").mkdir()

@@ -11,24 +11,15 @@ import yaml
 from tools import run
 
 
-def _notebook(path: Path, *sources: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell(sources[0])
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, *(nbformat.v4.new_code_cell(s) for s in sources[1:])]
-    nbformat.write(nb, path)
-
-
-def test_failing_chapter_is_reported(tmp_path: Path, capsys) -> None:
+def test_failing_chapter_is_reported(tmp_path: Path, capsys, write_notebook) -> None:
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.md").write_text("# Intro\n")
     (tmp_path / "_toc.yml").write_text(yaml.safe_dump({
         "format": "jb-book", "root": "book/intro",
         "chapters": [{"file": "book/good"}, {"file": "book/bad"}],
     }))
-    _notebook(tmp_path / "book" / "good.ipynb", "x = 1", "assert x == 1")
-    _notebook(tmp_path / "book" / "bad.ipynb", "x = 1", "y = x + 1", "raise ValueError('boom')")
+    write_notebook(tmp_path / "book" / "good.ipynb", "x = 1", "assert x == 1")
+    write_notebook(tmp_path / "book" / "bad.ipynb", "x = 1", "y = x + 1", "raise ValueError('boom')")
     build = tmp_path / "_build"
     code = run.main(["--root", str(tmp_path), "--build-dir", str(build), "--no-html"])
     assert code == 1
@@ -59,7 +50,7 @@ def test_toc_parsing() -> None:
     assert docs[-1] == "book/references"
 
 
-def test_rerunning_one_chapter_keeps_the_others_in_the_report(tmp_path: Path) -> None:
+def test_rerunning_one_chapter_keeps_the_others_in_the_report(tmp_path: Path, write_notebook) -> None:
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.md").write_text("# Intro\n")
     (tmp_path / "_toc.yml").write_text(yaml.safe_dump({
@@ -67,7 +58,7 @@ def test_rerunning_one_chapter_keeps_the_others_in_the_report(tmp_path: Path) ->
         "chapters": [{"file": "book/one"}, {"file": "book/two"}],
     }))
     for name in ("one", "two"):
-        _notebook(tmp_path / "book" / f"{name}.ipynb", "x = 1")
+        write_notebook(tmp_path / "book" / f"{name}.ipynb", "x = 1")
     build = tmp_path / "_build"
     args = ["--root", str(tmp_path), "--build-dir", str(build), "--no-html"]
     assert run.main(args) == 0
