@@ -2,10 +2,12 @@
 
 Shapes: X [B, 784], W [784, 10], b [10], one-hot Y [B, 10], scores S [B, 10].
 
-Two losses, both averaged over the batch:
+Three losses, all averaged over the batch:
 
 * square loss      L = 1/B * sum_i 1/2 ||s_i - y_i||^2      dL/dS = (S - Y) / B
 * cross-entropy    L = 1/B * sum_i -log softmax(s_i)[y_i]   dL/dS = (softmax(S) - Y) / B
+* softmax + square L = 1/B * sum_i 1/2 ||p_i - y_i||^2, p_i = softmax(s_i)
+                   dL/ds_i = (diag(p_i) - p_i p_i^T)(p_i - y_i) / B
 
 and in both cases dL/dW = X^T dL/dS and dL/db = sum over the batch of dL/dS.
 The book derives these in the linear-classifier chapter; ``tests/`` checks them
@@ -51,6 +53,22 @@ def cross_entropy_loss(
     return loss, (log_probs.exp() - y_onehot) / len(scores)
 
 
+def softmax_square_loss(
+    scores: torch.Tensor, y_onehot: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Square loss between softmax probabilities and one-hot targets, and dL/dS.
+
+    dL/ds_i = (diag(p_i) - p_i p_i^T) r_i / B with r_i = p_i - y_i: the softmax Jacobian
+    times the residual, which vanishes as p_i saturates (the reason it trains slowly).
+    """
+    p = torch.softmax(scores, dim=1)
+    residual = p - y_onehot  # [B, 10]
+    loss = 0.5 * (residual**2).sum() / len(scores)
+    # the Jacobian product row by row, without forming the [B, 10, 10] Jacobians
+    d_scores = p * (residual - (p * residual).sum(1, keepdim=True)) / len(scores)
+    return loss, d_scores
+
+
 def loss_and_grad(
     loss_fn: ScoreLoss, x: torch.Tensor, y_onehot: torch.Tensor, w: torch.Tensor, b: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -59,7 +77,11 @@ def loss_and_grad(
     return loss, x.T @ d_scores, d_scores.sum(0)
 
 
-LOSSES: dict[str, ScoreLoss] = {"square": square_loss, "cross_entropy": cross_entropy_loss}
+LOSSES: dict[str, ScoreLoss] = {
+    "square": square_loss,
+    "cross_entropy": cross_entropy_loss,
+    "softmax_square": softmax_square_loss,
+}
 Data = tuple[torch.Tensor, torch.Tensor]  # flattened images [N, 784] and integer labels [N]
 
 

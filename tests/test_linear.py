@@ -14,6 +14,7 @@ from mnist_utils.linear import (
     loss_and_grad,
     search_lr,
     sgd,
+    softmax_square_loss,
     square_loss,
 )
 from mnist_utils.params import ParameterError
@@ -34,6 +35,8 @@ def _problem(n: int = 64, d: int = 20, seed: int = 0):
     [
         (square_loss, lambda s, y: 0.5 * F.mse_loss(s, one_hot(y), reduction="sum") / len(s)),
         (cross_entropy_loss, lambda s, y: F.cross_entropy(s, y)),
+        (softmax_square_loss,
+         lambda s, y: 0.5 * F.mse_loss(torch.softmax(s, 1), one_hot(y), reduction="sum") / len(s)),
     ],
 )
 def test_gradients_match_autograd(ours, reference) -> None:
