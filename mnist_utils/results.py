@@ -115,8 +115,9 @@ def load_metrics(chapter: str) -> dict[str, float] | None:
     return json.loads(path.read_text())
 
 
-def load_all_metrics() -> dict[str, dict[str, float]]:
-    folder = build_dir() / "metrics"
+def load_all_metrics(build: Path | None = None) -> dict[str, dict[str, float]]:
+    """Every chapter's saved metrics in ``build`` (default: this build folder)."""
+    folder = (build or build_dir()) / "metrics"
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
 
 

@@ -18,6 +18,8 @@ from mnist_utils.results import (
     require_result,
     save_metrics,
 )
+from mnist_utils.sampling import balanced_subset, make_generator, random_subset
+from mnist_utils.training import TrainConfig
 
 UNITS = {"fraction", "s", "ms", "count", "-"}
 
@@ -94,11 +96,13 @@ def test_require_result_names_the_chapter_to_run(
 
 
 def test_parameter_checks_name_the_parameter() -> None:
+    """The checks live where values are used; each message names the chapter parameter."""
     with pytest.raises(params.ParameterError, match="`batch_size`"):
-        params.positive_int("batch_size", 0)
-    with pytest.raises(params.ParameterError, match="`train_size`.*at most 60000"):
-        params.positive_int("train_size", 70000, at_most=60000)
+        TrainConfig(batch_size=0)
+    with pytest.raises(params.ParameterError, match="`train_size`.*60000"):
+        random_subset(60000, 70000, make_generator(0), name="train_size")
     with pytest.raises(params.ParameterError, match="`optimizer`"):
-        params.one_of("optimizer", "lbfgs", ["sgd", "adam"])
-    assert params.positive_ints("sizes", [1, 2]) == [1, 2]
-    assert params.fraction("f", 0.5) == 0.5
+        TrainConfig(optimizer="lbfgs")
+    with pytest.raises(params.ParameterError, match="`per_class`"):
+        balanced_subset(torch.tensor([0, 0, 1]), 2, make_generator(0))
+    assert issubclass(params.ParameterError, ValueError)

@@ -16,15 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mnist_utils.results import declared_metrics, write_json_atomic
+from mnist_utils.results import declared_metrics, load_all_metrics, write_json_atomic
 
 REFERENCE = Path(__file__).resolve().parent.parent / "mnist_utils" / "reference-metrics.json"
 Metrics = Mapping[str, Mapping[str, float]]
-
-
-def load_build_metrics(build: Path) -> dict[str, dict[str, float]]:
-    folder = build / "metrics"
-    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
 
 
 def reference_from(metrics: Metrics) -> dict[str, Any]:
@@ -69,7 +64,7 @@ def drift_table(rows: list[dict[str, Any]]) -> str:
 
 def check(build: Path, *, update: bool, path: Path = REFERENCE) -> bool:
     """Compare a full build's metrics with the reference (or rewrite it); True if it passes."""
-    metrics = load_build_metrics(build)
+    metrics = load_all_metrics(build)
     if update:
         write_json_atomic(path, reference_from(metrics))
         print(f"[run] reference rewritten: {path}", flush=True)
@@ -91,7 +86,7 @@ def summary_table(report: Mapping[str, Any], build: Path, path: Path = REFERENCE
     (a full build's only: the smoke profile's tiny runs are not comparable)."""
     full = report.get("profile", "full") == "full"
     reference = json.loads(path.read_text()).get("chapters", {}) if full and path.is_file() else {}
-    metrics = load_build_metrics(build)
+    metrics = load_all_metrics(build)
     declared = declared_metrics()
     lines = [f"{'chapter':22} {'status':9} {'seconds':>8}  headline metrics (now / reference)"]
     for chapter, entry in report.get("chapters", {}).items():
