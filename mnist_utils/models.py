@@ -1,4 +1,4 @@
-"""The neural networks of the book: MLPs, LeNet and a small Vision Transformer.
+"""The neural networks of the book: MLPs, LeNet, VGG-11 and a small Vision Transformer.
 
 Each model takes images shaped [B, 1, 28, 28] and returns class scores (logits)
 shaped [B, 10]; the training loop and the losses are the same for all of them.
@@ -67,6 +67,50 @@ class LeNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+# VGG-11, configuration "A" of Simonyan & Zisserman: channels, and "M" for a 2x2 max-pool.
+VGG11_LAYOUT = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
+
+
+class VGG11(nn.Module):
+    """VGG-11 with BatchNorm after every convolution, adapted to 28x28 digits.
+
+    The paper's five 2x2 max-pools take 224x224 inputs down to 7x7 (224 = 7 * 2**5). Here
+    each image is first padded with its background value to 32x32 (= 2**5), so the same
+    five pools end at 1x1: [B,1,32,32] -> 64 ch 32x32 -> pool 16 -> 128 ch -> pool 8 ->
+    256, 256 ch -> pool 4 -> 512, 512 ch -> pool 2 -> 512, 512 ch -> pool 1 -> flatten
+    [B,512] -> 4096 -> 4096 -> 10, with dropout 0.5 before each hidden linear layer's
+    successor, as in the paper. ``width`` scales every channel count and the classifier's
+    4096 (1.0 is the paper's network; a CPU may need a fraction: the chapter says which).
+    """
+
+    def __init__(self, width: float = 1.0, num_classes: int = 10, background: float = 0.0) -> None:
+        super().__init__()
+        if not width > 0:
+            raise ValueError(f"VGG11 width factor must be positive, got {width}")
+        self.background = background
+        layers: list[nn.Module] = []
+        c_in = 1
+        for item in VGG11_LAYOUT:
+            if item == "M":
+                layers.append(nn.MaxPool2d(2))
+            else:
+                c_out = max(1, round(item * width))
+                layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()]
+                c_in = c_out
+        hidden = max(1, round(4096 * width))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c_in, hidden), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.pad(x, (2, 2, 2, 2), value=self.background)  # [B,1,28,28] -> [B,1,32,32]
         return self.classifier(self.features(x))
 
 
