@@ -45,7 +45,7 @@ def _conv_block(c_in: int, c_out: int, double: bool) -> nn.Sequential:
 
 
 class LeNet(nn.Module):
-    """LeNet-5 style: two 5x5 conv + pool stages, then 400 -> 120 -> 84 -> 10.
+    """LeNet-5 style: two 5x5 conv + pool stages, then 256 -> 120 -> 84 -> 10.
 
     Shapes: [B,1,28,28] -> conv1 [B,6,24,24] -> pool [B,6,12,12] -> conv2 [B,16,8,8]
     -> pool [B,16,4,4] -> flatten [B,256] -> fc. ``double_conv`` follows each 5x5 conv

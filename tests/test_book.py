@@ -155,3 +155,20 @@ def test_no_torch_load_without_weights_only() -> None:
         for line in text.splitlines():
             if "torch.load(" in line:
                 assert "weights_only=True" in line, f"{path}: {line.strip()}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercises_have_hidden_solutions_and_one_runs(path: Path) -> None:
+    """At least three exercises, each with a hint or solution in a dropdown, and at least one
+    code exercise whose solution is a (collapsed) cell, so every build executes it."""
+    nb = nbformat.read(path, as_version=4)
+    start = next((i for i, c in enumerate(nb.cells)
+                  if c.cell_type == "markdown" and "## Exercises" in c.source), None)
+    assert start is not None, "no ## Exercises section"
+    cells = nb.cells[start:]
+    markdown = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    dropdowns = len(re.findall(r"^\s*:::\{dropdown\}", markdown, re.M))
+    assert dropdowns >= 3, f"{dropdowns} hint/solution dropdowns in the exercises"
+    solutions = [c for c in cells if c.cell_type == "code" and "hide-cell" in c.metadata.get("tags", [])
+                 and c.source.startswith("# Solution to exercise")]
+    assert solutions, "no executed solution cell (tag hide-cell, '# Solution to exercise N')"

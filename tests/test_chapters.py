@@ -55,3 +55,19 @@ def test_every_glued_number_in_the_prose_was_glued() -> None:
         glued = {o.get("metadata", {}).get("scrapbook", {}).get("name")
                  for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])}
         assert roles <= glued, f"{path.stem}: never glued {sorted(roles - glued)}"
+
+
+@pytest.mark.chapters
+def test_every_figure_has_alt_text() -> None:
+    """A screen reader should learn what a figure shows, not "Figure size 640x480"."""
+    executed = SMOKE_DIR / "executed" / "book"
+    if not executed.is_dir():
+        pytest.skip("needs the smoke build of the test above")
+    missing = []
+    for path in sorted(executed.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            draws = any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+            alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+            if draws and len(alt.split()) < 8:
+                missing.append(f"{path.stem} cell {cell.get('id')}")
+    assert not missing, f"figures without a descriptive alt text: {missing}"
