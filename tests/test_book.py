@@ -13,7 +13,7 @@ import nbformat
 import pytest
 import yaml
 
-from tools.run import chapter_notebooks, toc_documents
+from tools.toc import chapter_notebooks, toc_documents
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = yaml.safe_load((REPO / "book" / "profiles" / "smoke.yml").read_text())

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import yaml
 
-from tools import cache, reference, run
+from tools import cache, html, reference, run
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "mnist_utils"
@@ -126,9 +126,9 @@ def test_html_key_sees_every_staged_file_but_not_the_stage_output(tmp_path: Path
     stage = tmp_path / "_build" / "executed"  # the stage lives inside a build folder
     (stage / "book").mkdir(parents=True)
     (stage / "book" / "a.ipynb").write_text("one")
-    key = run._tree_digest(stage)
+    key = html._tree_digest(stage)
     (stage / "_build" / "html").mkdir(parents=True)
     (stage / "_build" / "html" / "index.html").write_text("output")
-    assert run._tree_digest(stage) == key
+    assert html._tree_digest(stage) == key
     (stage / "book" / "a.ipynb").write_text("two")
-    assert run._tree_digest(stage) != key
+    assert html._tree_digest(stage) != key

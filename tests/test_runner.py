@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from tools import run
+from tools import run, toc
 
 
 def test_failing_chapter_is_reported(tmp_path: Path, capsys, write_notebook) -> None:
@@ -45,7 +45,7 @@ def test_unknown_chapter_is_rejected(tmp_path: Path) -> None:
 
 
 def test_toc_parsing() -> None:
-    docs = run.toc_documents(Path(run.REPO_ROOT) / "_toc.yml")
+    docs = toc.toc_documents(Path(run.REPO_ROOT) / "_toc.yml")
     assert docs[:4] == ["book/intro", "book/notation", "book/01_data", "book/02_linear_sgd"]
     assert docs[-1] == "book/references"
 
@@ -66,3 +66,41 @@ def test_rerunning_one_chapter_keeps_the_others_in_the_report(tmp_path: Path, wr
     report = json.loads((build / "report.json").read_text())
     assert list(report["chapters"]) == ["one", "two"]
     assert all(e["status"] in ("ok", "cached") for e in report["chapters"].values())
+
+
+def test_independent_chapters_run_side_by_side_and_dependents_wait(tmp_path: Path, write_notebook) -> None:
+    """--jobs 2: two chapters that read nothing of each other overlap in time; a chapter that
+    reads an earlier one's results starts only after that one has finished."""
+    from mnist_utils.runtime import THREADS_ENV, available_cores
+
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    names = ("first", "second", "third")
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump({
+        "format": "jb-book", "root": "book/intro", "chapters": [{"file": f"book/{n}"} for n in names]}))
+    log = tmp_path / "log"
+    log.mkdir()
+    for name in names:
+        reads = "# reads the results of first\n" if name == "third" else ""
+        write_notebook(tmp_path / "book" / f"{name}.ipynb", "x = 1", (
+            f"{reads}import os, time\nfrom pathlib import Path\nstart = time.time()\ntime.sleep(3)\n"
+            f"Path({str(log / name)!r}).write_text(f\"{{start}} {{time.time()}} "
+            f"{{os.environ.get('{THREADS_ENV}')}}\")"))
+    build = tmp_path / "_build"
+    assert run.main(["--root", str(tmp_path), "--build-dir", str(build), "--no-html", "--jobs", "2"]) == 0
+    spans = {n: (log / n).read_text().split() for n in names}
+    start = {n: float(s[0]) for n, s in spans.items()}
+    end = {n: float(s[1]) for n, s in spans.items()}
+    assert start["second"] < end["first"] and start["first"] < end["second"], "no overlap"
+    assert start["third"] >= end["first"], "a dependent chapter started before its dependency ended"
+    assert {s[2] for s in spans.values()} == {str(max(1, available_cores() // 2))}
+    report = json.loads((build / "report.json").read_text())
+    assert list(report["chapters"]) == list(names)
+    assert all(e["status"] == "ok" and e["seconds"] >= 3 for e in report["chapters"].values())
+
+
+def test_jobs_must_be_positive(tmp_path: Path) -> None:
+    import pytest
+
+    with pytest.raises(SystemExit):
+        run.main(["--build-dir", str(tmp_path), "--no-html", "--jobs", "0"])

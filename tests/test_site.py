@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlparse
 import nbformat
 import pytest
 
-from tools.run import chapter_notebooks, toc_documents
+from tools.toc import chapter_notebooks, toc_documents
 
 REPO = Path(__file__).resolve().parent.parent
 # `make site-test` checks the full build; CI points MNIST_SITE_DIR at the smoke build.

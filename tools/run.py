@@ -23,24 +23,25 @@ comparing the published numbers with ``mnist_utils/reference-metrics.json``
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from mnist_utils.results import BUILD_DIR_ENV, write_json_atomic
+from mnist_utils.runtime import THREADS_ENV, available_cores
 from tools import cache, reference
+from tools.html import build_html
+from tools.toc import chapter_notebooks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BOOK_FILES = ("_config.yml", "_toc.yml")
 PROFILES = ("full", "smoke")
 
 
@@ -54,33 +55,6 @@ def profile_parameters(root: Path, chapter: str, profile: str) -> dict[str, Any]
     path = root / "book" / "profiles" / f"{profile}.yml"
     overrides = yaml.safe_load(path.read_text()) if path.is_file() else {}
     return dict((overrides or {}).get(chapter) or {})
-
-
-def toc_documents(toc_path: Path) -> list[str]:
-    """Every document named in a Jupyter Book ``_toc.yml``, in reading order."""
-    toc = yaml.safe_load(toc_path.read_text())
-    docs = [toc["root"]]
-
-    def walk(entries: list[dict[str, Any]]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                docs.append(entry["file"])
-            for part in entry.get("parts", []):
-                walk(part.get("chapters", []))
-            walk(entry.get("chapters", []) + entry.get("sections", []))
-
-    walk(toc.get("parts", []) + toc.get("chapters", []))
-    return docs
-
-
-def chapter_notebooks(root: Path) -> list[Path]:
-    """The notebooks the table of contents lists, as paths relative to ``root``."""
-    notebooks = []
-    for doc in toc_documents(root / "_toc.yml"):
-        path = Path(doc).with_suffix(".ipynb")
-        if (root / path).is_file():
-            notebooks.append(path)
-    return notebooks
 
 
 def _failure_details(executed: Path, source: Path, log: str) -> dict[str, Any]:
@@ -142,8 +116,10 @@ def execute_chapters(
     only: Sequence[str] = (),
     kernel: str = "python3",
     force: bool = False,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Run the chosen chapters in order (reusing unchanged ones); return the report."""
+    """Run the chosen chapters (reusing unchanged ones), up to ``jobs`` side by side, each
+    once the earlier chapters whose results it reads are done; return the report."""
     notebooks = chapter_notebooks(root)
     known = {nb.stem for nb in notebooks}
     unknown = sorted(set(only) - known)
@@ -171,95 +147,80 @@ def execute_chapters(
     environment = cache.environment()
     package_dir = Path(cache.__file__).resolve().parent.parent / cache.PACKAGE
     stems = [nb.stem for nb in notebooks]
-    for nb in chosen:
-        target = build / "executed" / nb
-        target.parent.mkdir(parents=True, exist_ok=True)
-        parameters = profile_parameters(root, nb.stem, profile)
-        earlier = stems[: stems.index(nb.stem)]
-        upstream = {dep: cache.results_digest(build, dep)
-                    for dep in cache.chapter_dependencies((root / nb).read_text(), earlier)}
-        key = cache.chapter_key(root / nb, parameters, package_dir, environment, upstream)
-        stamp = build / "cache" / f"{nb.stem}.json"
-        previous = json.loads(stamp.read_text()) if stamp.is_file() else {}
-        if not force and previous.get("key") == key and target.is_file():
-            report["chapters"][nb.stem] = {"notebook": str(nb), "status": "cached",
-                                           "seconds": previous["seconds"]}
-            print(f"[run] {nb.stem}: cached (inputs unchanged; took {previous['seconds']:.1f} s)", flush=True)
-            write_json_atomic(report_path, report)
-            continue
-        report["chapters"][nb.stem]["status"] = "running"
-        write_json_atomic(report_path, report)
-        print(f"[run] {nb} ({profile})", flush=True)
-        entry = execute_one(root, nb, target, parameters, env, kernel)
-        report["chapters"][nb.stem] = entry
-        if entry["status"] == "ok":
-            write_json_atomic(stamp, {"key": key, "seconds": entry["seconds"]})
-        else:
-            stamp.unlink(missing_ok=True)  # a failed chapter is never reused
-        print(f"[run] {nb.stem}: {entry['status']} in {entry['seconds']:.1f} s", flush=True)
-        write_json_atomic(report_path, report)
+    deps = {nb.stem: cache.chapter_dependencies((root / nb).read_text(), stems[: stems.index(nb.stem)])
+            for nb in chosen}
+    if jobs > 1 and THREADS_ENV not in env:
+        # Side-by-side chapters share the cores instead of each claiming all of them.
+        threads = str(max(1, available_cores() // jobs))
+        env.update({THREADS_ENV: threads, "OMP_NUM_THREADS": threads})
+    pending = sorted(chosen, key=lambda nb: -_priority(nb.stem, deps, build))
+    unfinished = {nb.stem for nb in chosen}
+    running: dict[Future, tuple[Path, str, Path]] = {}
+
+    def start_ready(pool: ThreadPoolExecutor) -> None:
+        """Start (or reuse from the cache) every chapter whose inputs are final, while slots are free."""
+        progress = True
+        while progress and len(running) < jobs:
+            progress = False
+            for nb in pending:
+                if any(dep in unfinished for dep in deps[nb.stem]):
+                    continue
+                pending.remove(nb)
+                progress = True
+                target = build / "executed" / nb
+                target.parent.mkdir(parents=True, exist_ok=True)
+                parameters = profile_parameters(root, nb.stem, profile)
+                upstream = {dep: cache.results_digest(build, dep) for dep in deps[nb.stem]}
+                key = cache.chapter_key(root / nb, parameters, package_dir, environment, upstream)
+                stamp = build / "cache" / f"{nb.stem}.json"
+                previous = json.loads(stamp.read_text()) if stamp.is_file() else {}
+                if not force and previous.get("key") == key and target.is_file():
+                    report["chapters"][nb.stem] = {"notebook": str(nb), "status": "cached",
+                                                   "seconds": previous["seconds"]}
+                    unfinished.discard(nb.stem)
+                    print(f"[run] {nb.stem}: cached (inputs unchanged; took {previous['seconds']:.1f} s)",
+                          flush=True)
+                else:
+                    report["chapters"][nb.stem]["status"] = "running"
+                    print(f"[run] {nb} ({profile})", flush=True)
+                    future = pool.submit(execute_one, root, nb, target, parameters, env, kernel)
+                    running[future] = (nb, key, stamp)
+                write_json_atomic(report_path, report)
+                break  # re-scan: a cached chapter may have made others ready
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        start_ready(pool)
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                nb, key, stamp = running.pop(future)
+                entry = future.result()
+                report["chapters"][nb.stem] = entry
+                unfinished.discard(nb.stem)
+                if entry["status"] == "ok":
+                    write_json_atomic(stamp, {"key": key, "seconds": entry["seconds"]})
+                else:
+                    stamp.unlink(missing_ok=True)  # a failed chapter is never reused
+                print(f"[run] {nb.stem}: {entry['status']} in {entry['seconds']:.1f} s", flush=True)
+                write_json_atomic(report_path, report)
+            start_ready(pool)
     return report
 
 
-def stage_book(root: Path, build: Path) -> Path:
-    """Lay out the book's sources next to the executed notebooks, for Jupyter Book."""
-    stage = build / "executed"
-    stage.mkdir(parents=True, exist_ok=True)
-    for name in BOOK_FILES:
-        shutil.copy2(root / name, stage / name)
-    for doc in toc_documents(root / "_toc.yml"):
-        for suffix in (".md", ".ipynb"):
-            src = root / Path(doc).with_suffix(suffix)
-            dst = stage / Path(doc).with_suffix(suffix)
-            # Markdown is always refreshed; a notebook not executed yet is shown unexecuted.
-            if src.is_file() and (suffix == ".md" or not dst.is_file()):
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dst)
-    for bib in sorted(root.glob("book/*.bib")):  # the bibliography the pages cite
-        shutil.copy2(bib, stage / bib.relative_to(root))
-    for extra in ("book/_ext",):
-        if (root / extra).is_dir():
-            shutil.copytree(root / extra, stage / extra, dirs_exist_ok=True)
-    from tools.vendor import vendor_mathjax  # MathJax served by the site itself (no CDN)
+def _priority(stem: str, deps: dict[str, list[str]], build: Path) -> float:
+    """Seconds of the longest chain of chapters that waits on ``stem`` (from the last run's
+    seconds): the chapters on the critical path start first."""
+    def seconds(name: str) -> float:
+        stamp = build / "cache" / f"{name}.json"
+        return json.loads(stamp.read_text()).get("seconds", 1.0) if stamp.is_file() else 1.0
 
-    vendor_mathjax(stage)
-    return stage
+    after = [other for other, ds in deps.items() if stem in ds]
+    return seconds(stem) + max((_priority(o, deps, build) for o in after), default=0.0)
 
 
-def _tree_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    # the stage's own Jupyter Book output (<stage>/_build) is not a source
-    files = (p for p in folder.rglob("*") if p.is_file() and "_build" not in p.relative_to(folder).parts)
-    for path in sorted(files):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-def build_html(root: Path, build: Path) -> None:
-    """Jupyter Book from the staged sources into ``<build>/html``, warnings as errors.
-
-    Skipped when the staged sources (executed notebooks, pages, configuration) are
-    byte for byte those of the last successful HTML build in this folder.
-    """
-    stage = stage_book(root, build)
-    stamp, key = build / "cache" / "html.json", _tree_digest(stage)
-    if (build / "html" / "index.html").is_file() and stamp.is_file() and \
-            json.loads(stamp.read_text()).get("key") == key:
-        print("[run] HTML: cached (no page changed)", flush=True)
-        return
-    # The console script next to this interpreter: the package has no ``__main__``.
-    script = Path(sys.executable).with_name("jupyter-book")
-    exe = str(script) if script.is_file() else shutil.which("jupyter-book") or "jupyter-book"
-    # --all: a changed _config.yml or extension must not leave stale pages behind
-    cmd = [exe, "build", str(stage), "--all", "-W", "-n", "--keep-going"]
-    print("[run] " + " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
-    html = build / "html"
-    if html.exists():
-        shutil.rmtree(html)
-    shutil.copytree(stage / "_build" / "html", html)
-    write_json_atomic(stamp, {"key": key})
-    print(f"[run] book written to {html / 'index.html'}", flush=True)
+def default_jobs() -> int:
+    """Chapters side by side: one per two cores on a CPU (each keeps two threads), up to four."""
+    return max(1, min(4, available_cores() // 2))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-html", action="store_true", help="execute only")
     parser.add_argument("--html-only", action="store_true", help="build HTML, execute nothing")
     parser.add_argument("--force", action="store_true", help="execute every chosen chapter, cached or not")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="chapters executed side by side (default: from the core count)")
     parser.add_argument("--update-reference", action="store_true",
                         help="full profile: accept this build's numbers as the published reference")
     args = parser.parse_args(argv)
@@ -280,7 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed: list[str] = []
     report: dict[str, Any] = {"chapters": {}}
     if not args.html_only:
-        report = execute_chapters(args.root, args.build_dir, args.profile, args.chapters, force=args.force)
+        jobs = default_jobs() if args.jobs is None else args.jobs
+        if jobs < 1:
+            parser.error(f"--jobs must be at least 1, got {jobs}")
+        report = execute_chapters(args.root, args.build_dir, args.profile, args.chapters, force=args.force,
+                                  jobs=jobs)
         failed = [name for name, e in report["chapters"].items() if e["status"] not in ("ok", "cached")]
     if not args.no_html:
         build_html(args.root, args.build_dir)
