@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from mnist_utils.augment import random_shift
+from mnist_utils.augment import random_offsets, shift_images
 from mnist_utils.history import History
 from mnist_utils.params import ParameterError
 from mnist_utils.sampling import make_generator, minibatches
@@ -114,9 +114,12 @@ def train_one_epoch(
     # Accumulate on the device: no host synchronisation per batch on a GPU.
     total_loss = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device, dtype=torch.long)
-    for xb, yb in minibatches(x, y, config.batch_size, generator=generator):
+    batches = minibatches(x, y, config.batch_size, generator=generator)
+    if config.shift:  # the whole epoch's offsets in one draw and one copy to the device
+        offsets = random_offsets(len(x), config.shift, generator).to(x.device).split(config.batch_size)
+    for k, (xb, yb) in enumerate(batches):
         if config.shift:
-            xb = random_shift(xb, config.shift, generator, fill)
+            xb = shift_images(xb, offsets[k], config.shift, fill)
         logits = model(xb)
         loss = F.cross_entropy(logits, yb)
         optimizer.zero_grad(set_to_none=True)
@@ -169,6 +172,10 @@ def fit(
     if len(train[0]) != len(train[1]):
         raise ValueError(f"training images and labels differ in length: {len(train[0])} vs {len(train[1])}")
     evaluate_on = dict(evaluate_on or {})
+    if any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        # Same weights, another layout: oneDNN's convolutions and pooling run faster on
+        # channels-last tensors (bench/README.md); on a GPU it suits cuDNN too.
+        model.to(memory_format=torch.channels_last)
     generator = make_generator(config.seed)
     optimizer = make_optimizer(model, config)
     steps_per_epoch = -(-len(train[0]) // config.batch_size)

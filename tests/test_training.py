@@ -135,3 +135,16 @@ def test_cosine_schedule_with_warmup() -> None:
         scheduler.step()
     assert lrs[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
     assert lrs[4] == pytest.approx(1.0) and lrs[7] == pytest.approx(0.5 * (1 + math.cos(math.pi * 3 / 4)))
+
+
+def test_shift_images_moves_each_image_by_its_own_offset_like_roll() -> None:
+    from mnist_utils.augment import random_offsets, shift_images
+    from mnist_utils.sampling import make_generator
+
+    x = torch.zeros(16, 1, 28, 28)
+    x[:, :, 10:18, 9:19] = torch.rand(16, 1, 8, 10)  # content well inside: rolling wraps nothing
+    offsets = random_offsets(16, 3, make_generator(3))
+    assert offsets.shape == (16, 2) and offsets.abs().max() <= 3 and len(offsets.unique(dim=0)) > 4
+    out = shift_images(x, offsets, 3, fill=0.0)
+    for image, shifted, (dy, dx) in zip(x, out, offsets.tolist()):
+        torch.testing.assert_close(shifted, torch.roll(image, shifts=(dy, dx), dims=(1, 2)))
