@@ -69,9 +69,14 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def start_chapter(seed: int, threads: int | None = None) -> torch.device:
-    """A chapter's set-up in one call: seeds, CPU threads; prints and returns the device."""
-    device = pick_device()
+def start_chapter(seed: int, threads: int | None = None, prefer: str | None = None) -> torch.device:
+    """A chapter's set-up in one call: seeds, CPU threads; prints and returns the device.
+
+    ``prefer="cpu"`` keeps a chapter on the CPU even where a GPU exists: the linear
+    chapters' steps are a few microseconds of arithmetic, which a GPU cannot speed up
+    (each step would wait on kernel launches instead).
+    """
+    device = pick_device(prefer)
     seed_everything(seed)
     configure_threads(threads)
     print(describe_runtime(device))

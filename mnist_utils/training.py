@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +32,7 @@ from mnist_utils.sampling import make_generator, minibatches
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "cosine")
+PRECISIONS = ("auto", "float32", "bf16")
 Data = tuple[torch.Tensor, torch.Tensor]  # images [N, ...] and integer labels [N]
 
 
@@ -48,6 +50,9 @@ class TrainConfig:
     warmup_epochs: float = 0.0  # linear warm-up from 0 over this many epochs
     shift: int = 0  # augmentation: random translations of up to this many pixels (0: none)
     seed: int = 0  # batch order and augmentation (not the initial weights: see module doc)
+    # float32 everywhere; bf16: autocast the forward pass to bfloat16 (opt-in); auto: float32,
+    # with TF32 matrix products on a CUDA GPU (cuDNN's convolutions use TF32 by default anyway)
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -58,6 +63,8 @@ class TrainConfig:
             raise ParameterError(f"parameter `lr` must be positive, got {self.lr!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ParameterError(f"parameter `optimizer` must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.precision not in PRECISIONS:
+            raise ParameterError(f"parameter `precision` must be one of {PRECISIONS}, got {self.precision!r}")
         if self.schedule not in SCHEDULES:
             raise ParameterError(f"parameter `schedule` must be one of {SCHEDULES}, got {self.schedule!r}")
         for name in ("momentum", "weight_decay", "warmup_epochs", "shift"):
@@ -120,8 +127,9 @@ def train_one_epoch(
     for k, (xb, yb) in enumerate(batches):
         if config.shift:
             xb = shift_images(xb, offsets[k], config.shift, fill)
-        logits = model(xb)
-        loss = F.cross_entropy(logits, yb)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -184,17 +192,30 @@ def fit(
     history = History()
     seconds = 0.0
     bar = tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False)
-    for epoch in bar:
-        start = time.perf_counter()
-        running = train_one_epoch(model, optimizer, train, config, generator=generator,
-                                  scheduler=scheduler, fill=fill)
-        if train[0].device.type == "cuda":
-            torch.cuda.synchronize()
-        seconds += time.perf_counter() - start
-        if (epoch + 1) % eval_every and epoch + 1 < config.epochs:
-            continue
-        evaluations = {name: evaluate(model, *data) for name, data in evaluate_on.items()}
-        history.record(step=(epoch + 1) * steps_per_epoch, epoch=epoch + 1, seconds=seconds,
-                       running=running, evaluations=evaluations)
-        bar.set_postfix(loss=f"{running[0]:.3f}")
+    with _matmul_precision(config, train[0].device):
+        for epoch in bar:
+            start = time.perf_counter()
+            running = train_one_epoch(model, optimizer, train, config, generator=generator,
+                                      scheduler=scheduler, fill=fill)
+            if train[0].device.type == "cuda":
+                torch.cuda.synchronize()
+            seconds += time.perf_counter() - start
+            if (epoch + 1) % eval_every and epoch + 1 < config.epochs:
+                continue
+            evaluations = {name: evaluate(model, *data) for name, data in evaluate_on.items()}
+            history.record(step=(epoch + 1) * steps_per_epoch, epoch=epoch + 1, seconds=seconds,
+                           running=running, evaluations=evaluations)
+            bar.set_postfix(loss=f"{running[0]:.3f}")
     return history
+
+
+@contextmanager
+def _matmul_precision(config: TrainConfig, device: torch.device) -> Iterator[None]:
+    """TF32 matrix products for one ``fit`` on a CUDA GPU (precision "auto"), restored after."""
+    previous = torch.get_float32_matmul_precision()
+    if config.precision == "auto" and device.type == "cuda":
+        torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)

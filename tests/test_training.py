@@ -148,3 +148,22 @@ def test_shift_images_moves_each_image_by_its_own_offset_like_roll() -> None:
     out = shift_images(x, offsets, 3, fill=0.0)
     for image, shifted, (dy, dx) in zip(x, out, offsets.tolist()):
         torch.testing.assert_close(shifted, torch.roll(image, shifts=(dy, dx), dims=(1, 2)))
+
+
+def test_bf16_autocast_trains_and_tf32_is_scoped_to_a_cuda_fit() -> None:
+    from mnist_utils.training import _matmul_precision
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    model = LeNet()
+    config = TrainConfig(epochs=30, batch_size=64, lr=3e-3, precision="bf16")
+    hist = fit(model, (x, y), config, evaluate_on={"train": (x, y)}, progress=False)
+    assert hist.final("train") > 0.9  # the bf16 forward pass still fits a tiny batch
+    with pytest.raises(ParameterError, match="precision"):
+        TrainConfig(precision="fp8")
+    before = torch.get_float32_matmul_precision()
+    with _matmul_precision(TrainConfig(), torch.device("cuda")):  # the device object needs no GPU
+        assert torch.get_float32_matmul_precision() == "high"
+    with _matmul_precision(TrainConfig(precision="float32"), torch.device("cuda")):
+        assert torch.get_float32_matmul_precision() == before
+    assert torch.get_float32_matmul_precision() == before
