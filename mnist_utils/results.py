@@ -5,7 +5,9 @@ lands in ``<build>/metrics/07_lenet.json``. Every key must be declared for its c
 in ``metrics.yml`` (beside this file: meaning, unit, scoreboard row), so a typo fails
 at once instead of silently dropping a number. With ``predictions=`` a chapter also
 saves its per-image test predictions (``<build>/predictions/<chapter>/<key>.npy``), so a
-later chapter can compare two models image by image (``stats.mcnemar``).
+later chapter can compare two models image by image (``stats.mcnemar``). ``save_model``
+keeps a trained model (``<build>/models/<chapter>/<key>.pt`` and a JSON sidecar) for the
+book's "Try the models" page, which ``tools/export.py`` exports to ONNX.
 
 The build folder is ``$MNIST_BUILD_DIR`` (the book's runner sets it) or ``_build``
 under the working directory (Colab). Accuracies are fractions in [0, 1], times seconds.
@@ -17,7 +19,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -151,3 +153,62 @@ def require_result(chapter: str, key: str) -> float | None:
               f"build folder ({build_dir()}). Run {chapter}.ipynb first (or the whole book) "
               "to see it; the rest of this chapter does not need it.")
     return value
+
+
+# The pixel scalings a saved model may have been trained with (``data.scale_images``).
+MODEL_SCALINGS = ("unit", "standard")
+
+
+def save_model(
+    chapter: str,
+    key: str,
+    model: Any,
+    *,
+    scaling: str,
+    init: Mapping[str, Any],
+    input_shape: Sequence[int] = (1, 28, 28),
+    note: str = "",
+) -> Path:
+    """Keep a trained ``model`` of ``chapter`` (its state dict) for the "Try the models" page.
+
+    ``key`` is the metric that scores it (declared with ``model: true`` in ``metrics.yml``
+    for a chapter of the book: the page names the model by its scoreboard row). ``init`` are
+    the keyword arguments that rebuild the model (``type(model)(**init)``), ``scaling`` the
+    pixel scaling it was trained with ("unit" or "standard", as in ``data.scale_images``),
+    ``input_shape`` the shape of one image it takes ([784], [28, 28] or [1, 28, 28]).
+    Writes ``<build>/models/<chapter>/<key>.pt`` (``torch.save`` of the state dict, read back
+    with ``torch.load(weights_only=True)``) and ``<key>.json``; returns the ``.pt`` path.
+    """
+    import torch
+
+    spec = (declared_metrics().get(chapter) or {}).get(key)
+    if chapter in declared_metrics() and not (spec or {}).get("model"):
+        raise KeyError(f"{chapter} declares no model for {key!r} in mnist_utils/metrics.yml")
+    if scaling not in MODEL_SCALINGS:
+        raise ValueError(f"scaling must be one of {MODEL_SCALINGS}, got {scaling!r}")
+    if math.prod(input_shape) != 28 * 28:
+        raise ValueError(f"input_shape must hold one 28 x 28 image, got {list(input_shape)}")
+    kind = type(model)
+    sidecar = {
+        "chapter": chapter,
+        "key": key,
+        "name": ((spec or {}).get("board") or {}).get("model", key),
+        "class": f"{kind.__module__}:{kind.__qualname__}",
+        "init": dict(init),
+        "scaling": scaling,
+        "input_shape": [int(n) for n in input_shape],
+        "note": note,
+    }
+    json.dumps(sidecar)  # fails here, before any file is written, on an init that JSON cannot hold
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    folder = build_dir() / "models" / chapter
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".pt")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(state, handle)
+        os.replace(tmp, folder / f"{key}.pt")
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    write_json_atomic(folder / f"{key}.json", sidecar)
+    return folder / f"{key}.pt"

@@ -71,3 +71,25 @@ def test_every_figure_has_alt_text() -> None:
             if draws and len(alt.split()) < 8:
                 missing.append(f"{path.stem} cell {cell.get('id')}")
     assert not missing, f"figures without a descriptive alt text: {missing}"
+
+
+@pytest.mark.chapters
+def test_the_smoke_build_exported_every_model_for_the_page() -> None:
+    """Each model declared with ``model: true`` is saved by its chapter, exported to ONNX,
+    checked against PyTorch and served by the smoke site, within the page's size budget."""
+    if not (SMOKE_DIR / "report.json").is_file():
+        pytest.skip("needs the smoke build of the test above")
+    manifest = json.loads((SMOKE_DIR / "models" / "manifest.json").read_text())
+    declared = {f"{chapter}/{key}" for chapter, keys in declared_metrics().items()
+                for key, spec in (keys or {}).items() if spec.get("model")}
+    assert {m["id"] for m in manifest["models"]} == declared and not manifest["omitted"]
+    site = SMOKE_DIR / "html" / "_static" / "try"
+    for model in manifest["models"]:
+        check = model["check"]
+        assert check["images"] == 256 and check["same_predictions"], model["id"]
+        assert check["max_abs_logit_diff"] <= 1e-4, model["id"]
+        assert (site / "models" / model["file"]).stat().st_size == model["bytes"]
+    assert len(manifest["examples"]) == 6
+    assert (SMOKE_DIR / "html" / "book" / "try.html").is_file()
+    size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    assert size <= 15_000_000, f"the page's files take {size / 1e6:.1f} MB"

@@ -1,6 +1,6 @@
 """No result is typed into the book's prose: numbers come from glue or generated sentences.
 
-Every markdown cell of every chapter (and the introduction) is scanned after removing
+Every markdown cell of every chapter (and the introduction, and "Try the models") is scanned after removing
 what may hold numbers legitimately: glue roles (the value comes from the run), inline
 code, maths (definitions such as $p(1-p)$ or $\\eta < 2/\\lambda$), citations and link
 targets. What is left must not contain a result-like number: a percentage, a decimal,
@@ -64,7 +64,8 @@ def _markdown_of(path: Path) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "markdown"]
 
 
-@pytest.mark.parametrize("path", [*CHAPTERS, REPO / "book" / "intro.md"], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [*CHAPTERS, REPO / "book" / "intro.md", REPO / "book" / "try.md"],
+                         ids=lambda p: p.stem)
 def test_no_result_is_typed_into_the_prose(path: Path) -> None:
     problems = [hit for cell in _markdown_of(path) for hit in typed_numbers(cell)]
     assert not problems, "typed result-like numbers (glue them or generate the sentence):\n" + "\n".join(

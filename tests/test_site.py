@@ -4,13 +4,16 @@ Run after the book is built (``.ci/run`` does: ``pytest -m site``). Chromium com
 Debian (``/usr/bin/chromium``), driven by Playwright. The site must be complete offline: a
 request to any host but the site's own is blocked and fails the test, and so does any
 console error. On every page whose source has maths, MathJax (served from the site's
-``_static/mathjax``, see ``tools/vendor.py``) must have typeset all of it.
+``_static/mathjax``, see ``tools/vendor.py``) must have typeset all of it. On "Try the
+models" every model the build exported runs in the browser (onnxruntime-web, served from
+``_static/try``): on a drawn stroke, and on each test image, where it must agree with PyTorch.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import threading
@@ -87,14 +90,15 @@ class Visit:
     blocked: list[str] = field(default_factory=list)  # requests to other hosts (never sent)
 
 
-def _open(browser, site: str, path: str, rewrite: tuple[str, str] | None = None) -> Visit:
+def _open(browser, site: str, path: str, rewrite: tuple[str, str] | None = None, **options: Any) -> Visit:
     """Open ``path`` of the site; requests that leave the site's host are blocked and listed.
 
     ``rewrite`` (pattern, replacement) edits the page's HTML on its way to the browser: the
-    self-test's way of serving a broken copy of a built page.
+    self-test's way of serving a broken copy of a built page. ``options`` go to the new page
+    (a phone's viewport).
     """
     url = urljoin(site, path)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(**{"viewport": {"width": 1280, "height": 900}, **options})
     visit = Visit(page)
     own = urlparse(site).netloc
 
@@ -226,3 +230,94 @@ def test_screenshots(browser, site: str) -> None:
         page.screenshot(path=str(out / f"{Path(chapter).stem}.png"), full_page=False)
         page.close()
     assert len(list(out.glob("*.png"))) >= 2
+
+
+TRY_PAGE = "book/try.html"
+SCREENSHOTS = REPO / "_build" / "screenshots"
+
+
+def _try_manifest() -> dict[str, Any]:
+    path = HTML / "_static" / "try" / "models" / "manifest.json"
+    assert path.is_file(), f"the build exported no models for {TRY_PAGE} ({path} is missing)"
+    return json.loads(path.read_text())
+
+
+def _open_try_page(browser, site: str, **options: Any) -> Visit:
+    visit = _open(browser, site, TRY_PAGE, **options)
+    visit.page.wait_for_function("document.getElementById('try-app').dataset.state !== 'loading'",
+                                 timeout=120_000)
+    state = visit.page.get_attribute("#try-app", "data-state")
+    assert state == "ready", f"{TRY_PAGE}: {visit.page.inner_text('#try-status')} {visit.errors}"
+    return visit
+
+
+def _classified(page, action, source: str) -> dict[str, list[float] | None]:
+    """Run ``action`` (a stroke, a click), wait until the models have classified its result
+    (``source``: drawing, example:<index>); every model's ten probabilities."""
+    runs = int(page.get_attribute("#try-app", "data-runs"))
+    action()
+    page.wait_for_function(
+        "([runs, source]) => { const app = document.getElementById('try-app');"
+        " return Number(app.dataset.runs) > runs && app.dataset.source === source; }",
+        arg=[runs, source], timeout=60_000)
+    return page.evaluate(
+        "Object.fromEntries(Array.from(document.querySelectorAll('.try-model'))"
+        ".map(c => [c.dataset.model, c.dataset.probs ? JSON.parse(c.dataset.probs) : null]))")
+
+
+def _stroke(page, points: list[tuple[float, float]]) -> None:
+    """Draw through ``points`` (fractions of the canvas) with the mouse."""
+    box = page.locator("#try-canvas").bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=6)
+    page.mouse.up()
+
+
+SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
+
+
+def test_try_the_models_classifies_drawings_and_agrees_with_pytorch(browser, site: str) -> None:
+    manifest = _try_manifest()
+    ids = {m["id"] for m in manifest["models"]}
+    assert ids, "the build exported no models"
+    visit = _open_try_page(browser, site)
+    page = visit.page
+    probs = _classified(page, lambda: _stroke(page, SEVEN), "drawing")
+    assert set(probs) == ids
+    for model, p in probs.items():
+        assert p is not None and len(p) == 10 and all(v >= 0 for v in p), (model, p)
+        assert abs(sum(p) - 1) <= 1e-4, f"{model}: probabilities sum to {sum(p)}"
+    buttons = page.locator(".try-example")
+    assert buttons.count() == len(manifest["examples"]) > 0
+    for i, example in enumerate(manifest["examples"]):
+        probs = _classified(page, buttons.nth(i).click, f"example:{example['index']}")
+        assert set(example["probabilities"]) == ids
+        for model, expected in example["probabilities"].items():
+            got = probs[model]
+            worst = max(abs(a - b) for a, b in zip(got, expected))
+            assert worst <= 1e-4, f"{model} on test image {example['index']}: off PyTorch by {worst:.2e}"
+            assert got.index(max(got)) == expected.index(max(expected)), (model, example["index"])
+    assert not visit.blocked, f"{TRY_PAGE} requested other hosts (the site must be complete): {visit.blocked}"
+    assert not visit.errors, f"console errors on {TRY_PAGE}: {visit.errors}"
+    page.close()
+
+
+def test_try_the_models_on_a_phone(browser, site: str) -> None:
+    width = 390
+    visit = _open_try_page(browser, site, viewport={"width": width, "height": 844}, device_scale_factor=2,
+                           is_mobile=True, has_touch=True)
+    page = visit.page
+    probs = _classified(page, lambda: _stroke(page, SEVEN), "drawing")
+    assert all(p is not None for p in probs.values())
+    overflow = page.evaluate("document.documentElement.scrollWidth") - width
+    assert overflow <= 0, f"{TRY_PAGE} is {overflow} px wider than a phone's screen"
+    for selector in ("#try-canvas", "#try-models", "#try-examples"):
+        box = page.locator(selector).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#try-app").screenshot(path=str(SCREENSHOTS / "try-phone.png"))
+    assert not visit.blocked and not visit.errors, (visit.blocked, visit.errors)
+    page.close()

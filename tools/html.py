@@ -36,9 +36,11 @@ def stage_book(root: Path, build: Path) -> Path:
     for extra in ("book/_ext",):
         if (root / extra).is_dir():
             shutil.copytree(root / extra, stage / extra, dirs_exist_ok=True)
+    from tools.export import stage_page
     from tools.vendor import vendor_mathjax  # MathJax served by the site itself (no CDN)
 
     vendor_mathjax(stage)
+    stage_page(root, build, stage)  # "Try the models": its script, onnxruntime-web, the models
     return stage
 
 

@@ -9,7 +9,9 @@
 
 Sources are never touched: executed copies go to ``<build>/executed/`` (mirroring the
 repository layout, so the book's "open in Colab" links still point at the sources),
-and Jupyter Book builds ``<build>/html`` from there with warnings as errors.
+and Jupyter Book builds ``<build>/html`` from there with warnings as errors. Before the
+HTML, the models the chapters saved are exported to ONNX and checked against PyTorch for
+the "Try the models" page (``tools/export.py``).
 ``<build>/report.json`` is rewritten after every chapter, so the closing scoreboard
 chapter can read how the chapters before it fared in the same build.
 
@@ -37,7 +39,7 @@ import yaml
 
 from mnist_utils.results import BUILD_DIR_ENV, write_json_atomic
 from mnist_utils.runtime import THREADS_ENV, available_cores
-from tools import cache, reference
+from tools import cache, export, reference
 from tools.html import build_html
 from tools.toc import chapter_notebooks
 
@@ -255,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   jobs=jobs)
         failed = [name for name, e in report["chapters"].items() if e["status"] not in ("ok", "cached")]
     if not args.no_html:
+        export.export_step(args.build_dir)
         build_html(args.root, args.build_dir)
     print("\n" + reference.summary_table(report, args.build_dir), flush=True)
     if failed:
