@@ -93,7 +93,10 @@ def test_independent_chapters_run_side_by_side_and_dependents_wait(tmp_path: Pat
     end = {n: float(s[1]) for n, s in spans.items()}
     assert start["second"] < end["first"] and start["first"] < end["second"], "no overlap"
     assert start["third"] >= end["first"], "a dependent chapter started before its dependency ended"
-    assert {s[2] for s in spans.values()} == {str(max(1, available_cores() // 2))}
+    # the two side by side share the cores; the third may have run alone (then with all of them)
+    shared = str(max(1, available_cores() // 2))
+    assert spans["first"][2] == spans["second"][2] == shared
+    assert spans["third"][2] in {shared, str(available_cores())}
     report = json.loads((build / "report.json").read_text())
     assert list(report["chapters"]) == list(names)
     assert all(e["status"] == "ok" and e["seconds"] >= 3 for e in report["chapters"].values())

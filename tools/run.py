@@ -151,10 +151,7 @@ def execute_chapters(
     stems = [nb.stem for nb in notebooks]
     deps = {nb.stem: cache.chapter_dependencies((root / nb).read_text(), stems[: stems.index(nb.stem)])
             for nb in chosen}
-    if jobs > 1 and THREADS_ENV not in env:
-        # Side-by-side chapters share the cores instead of each claiming all of them.
-        threads = str(max(1, available_cores() // jobs))
-        env.update({THREADS_ENV: threads, "OMP_NUM_THREADS": threads})
+    split_threads = jobs > 1 and THREADS_ENV not in env  # else every chapter keeps the user's setting
     pending = sorted(chosen, key=lambda nb: -_priority(nb.stem, deps, build))
     unfinished = {nb.stem for nb in chosen}
     running: dict[Future, tuple[Path, str, Path]] = {}
@@ -184,8 +181,17 @@ def execute_chapters(
                           flush=True)
                 else:
                     report["chapters"][nb.stem]["status"] = "running"
-                    print(f"[run] {nb} ({profile})", flush=True)
-                    future = pool.submit(execute_one, root, nb, target, parameters, env, kernel)
+                    chapter_env = env
+                    if split_threads:
+                        # Chapters running side by side share the cores (oversubscribed threads
+                        # slow small tensor operations badly); one that runs alone gets them all.
+                        ready = sum(not any(d in unfinished for d in deps[o.stem]) for o in pending)
+                        together = min(jobs, len(running) + 1 + ready)
+                        threads = str(max(1, available_cores() // together))
+                        chapter_env = {**env, THREADS_ENV: threads, "OMP_NUM_THREADS": threads}
+                    print(f"[run] {nb} ({profile}, {chapter_env.get(THREADS_ENV, 'default')} threads)",
+                          flush=True)
+                    future = pool.submit(execute_one, root, nb, target, parameters, chapter_env, kernel)
                     running[future] = (nb, key, stamp)
                 write_json_atomic(report_path, report)
                 break  # re-scan: a cached chapter may have made others ready
