@@ -33,7 +33,7 @@ lint: setup
 site-test: setup  ## the built site in Chromium (SITE=_build/html after `make book`)
 	MNIST_SITE_DIR=$(SITE) $(PY) -m pytest -m site
 
-bench: setup  ## time the seeds' patterns against ours (bench/README.md)
+bench: setup  ## one epoch of each model against the device's matmul floor and the seeds' patterns (bench/README.md)
 	$(PY) bench/bench.py
 
 clean:
