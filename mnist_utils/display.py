@@ -3,6 +3,7 @@
 * ``show_code`` prints the source of the library functions a chapter teaches.
 * ``say`` displays a sentence (Markdown) that a chapter generated from its numbers, so
   the words can never contradict the results they describe.
+* ``join_names`` writes a list in prose ("a, b and c") for generated sentences.
 * ``glue`` hands a number to the prose: a Markdown cell writes ``{glue:text}`name:.2%```
   and the book prints the value from this run. It uses MyST-NB's own ``glue`` when the
   book's tools are installed, and the same output format otherwise (in Colab, where
@@ -12,7 +13,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -45,3 +46,9 @@ def glue(name: str, value: Any, *, display: bool = False) -> Any:
     else:
         myst_glue(name, value, display=display)
     return value
+
+
+def join_names(items: Iterable[str]) -> str:
+    """A list in prose: ``["a"]`` -> "a", ``["a", "b", "c"]`` -> "a, b and c"."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

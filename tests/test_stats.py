@@ -80,3 +80,11 @@ def test_bracketed_search_extends_past_an_edge_optimum() -> None:
     assert fixed.best == 10 and not fixed.bracketed and "edge" in fixed.describe("C")
     low = bracketed_search(lambda x: -x, [1, 2, 4], max_extensions=1)
     assert low.added == (0.5,) and low.best == 0.5 and not low.bracketed
+
+
+def test_join_names_writes_a_list_in_prose() -> None:
+    from mnist_utils.display import join_names
+
+    assert join_names(["a"]) == "a"
+    assert join_names(iter(["a", "b"])) == "a and b"
+    assert join_names(["a", "b", "c"]) == "a, b and c"

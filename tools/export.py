@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 
 from mnist_utils.results import declared_metrics, write_json_atomic
 
@@ -109,11 +110,6 @@ def compare(onnx_bytes: bytes, model: Any, x: Any) -> tuple[dict[str, Any], np.n
     ours = np.concatenate([session.run(None, {"image": images[i:i + 1]})[0] for i in range(len(images))])
     return {"images": len(images), "max_abs_logit_diff": float(np.abs(ours - reference).max()),
             "same_predictions": bool((ours.argmax(1) == reference.argmax(1)).all())}, reference
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def choose_examples(labels: np.ndarray, probs: list[np.ndarray],
@@ -200,7 +196,7 @@ def export_models(build: Path, images: Any = None, labels: Any = None) -> dict[s
         used += len(onnx_bytes)
         (sidecar.with_suffix(".onnx")).write_bytes(onnx_bytes)
         models.append(entry)
-        probs.append(_softmax(logits))
+        probs.append(softmax(logits, axis=-1))
     if failures:
         path.unlink(missing_ok=True)  # the page never serves models that failed their check
         raise SystemExit("[export] ONNX and PyTorch disagree beyond the tolerance "

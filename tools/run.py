@@ -156,45 +156,43 @@ def execute_chapters(
     unfinished = {nb.stem for nb in chosen}
     running: dict[Future, tuple[Path, str, Path]] = {}
 
+    def ready(nb: Path) -> bool:
+        return not any(dep in unfinished for dep in deps[nb.stem])
+
     def start_ready(pool: ThreadPoolExecutor) -> None:
         """Start (or reuse from the cache) every chapter whose inputs are final, while slots are free."""
-        progress = True
-        while progress and len(running) < jobs:
-            progress = False
-            for nb in pending:
-                if any(dep in unfinished for dep in deps[nb.stem]):
-                    continue
-                pending.remove(nb)
-                progress = True
-                target = build / "executed" / nb
-                target.parent.mkdir(parents=True, exist_ok=True)
-                parameters = profile_parameters(root, nb.stem, profile)
-                upstream = {dep: cache.results_digest(build, dep) for dep in deps[nb.stem]}
-                key = cache.chapter_key(root / nb, parameters, package_dir, environment, upstream)
-                stamp = build / "cache" / f"{nb.stem}.json"
-                previous = json.loads(stamp.read_text()) if stamp.is_file() else {}
-                if not force and previous.get("key") == key and target.is_file():
-                    report["chapters"][nb.stem] = {"notebook": str(nb), "status": "cached",
-                                                   "seconds": previous["seconds"]}
-                    unfinished.discard(nb.stem)
-                    print(f"[run] {nb.stem}: cached (inputs unchanged; took {previous['seconds']:.1f} s)",
-                          flush=True)
-                else:
-                    report["chapters"][nb.stem]["status"] = "running"
-                    chapter_env = env
-                    if split_threads:
-                        # Chapters running side by side share the cores (oversubscribed threads
-                        # slow small tensor operations badly); one that runs alone gets them all.
-                        ready = sum(not any(d in unfinished for d in deps[o.stem]) for o in pending)
-                        together = min(jobs, len(running) + 1 + ready)
-                        threads = str(max(1, available_cores() // together))
-                        chapter_env = {**env, THREADS_ENV: threads, "OMP_NUM_THREADS": threads}
-                    print(f"[run] {nb} ({profile}, {chapter_env.get(THREADS_ENV, 'default')} threads)",
-                          flush=True)
-                    future = pool.submit(execute_one, root, nb, target, parameters, chapter_env, kernel)
-                    running[future] = (nb, key, stamp)
-                write_json_atomic(report_path, report)
-                break  # re-scan: a cached chapter may have made others ready
+        while len(running) < jobs:
+            nb = next((p for p in pending if ready(p)), None)  # re-scanned: a cached chapter frees others
+            if nb is None:
+                return
+            pending.remove(nb)
+            target = build / "executed" / nb
+            target.parent.mkdir(parents=True, exist_ok=True)
+            parameters = profile_parameters(root, nb.stem, profile)
+            upstream = {dep: cache.results_digest(build, dep) for dep in deps[nb.stem]}
+            key = cache.chapter_key(root / nb, parameters, package_dir, environment, upstream)
+            stamp = build / "cache" / f"{nb.stem}.json"
+            previous = json.loads(stamp.read_text()) if stamp.is_file() else {}
+            if not force and previous.get("key") == key and target.is_file():
+                report["chapters"][nb.stem] = {"notebook": str(nb), "status": "cached",
+                                               "seconds": previous["seconds"]}
+                unfinished.discard(nb.stem)
+                print(f"[run] {nb.stem}: cached (inputs unchanged; took {previous['seconds']:.1f} s)",
+                      flush=True)
+            else:
+                report["chapters"][nb.stem]["status"] = "running"
+                chapter_env = env
+                if split_threads:
+                    # Chapters running side by side share the cores (oversubscribed threads
+                    # slow small tensor operations badly); one that runs alone gets them all.
+                    together = min(jobs, len(running) + 1 + sum(map(ready, pending)))
+                    threads = str(max(1, available_cores() // together))
+                    chapter_env = {**env, THREADS_ENV: threads, "OMP_NUM_THREADS": threads}
+                print(f"[run] {nb} ({profile}, {chapter_env.get(THREADS_ENV, 'default')} threads)",
+                      flush=True)
+                future = pool.submit(execute_one, root, nb, target, parameters, chapter_env, kernel)
+                running[future] = (nb, key, stamp)
+            write_json_atomic(report_path, report)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         start_ready(pool)
