@@ -171,6 +171,9 @@ def colab_like(offline_copy: Path, tmp_path_factory: pytest.TempPathFactory):
         CACHE_DIR_ENV: str(cache),
         "MNIST_COURSE_SOURCE": REPO.as_uri(),
         "DIST_EXTRA_CONFIG": str(scripts / "setuptools.cfg"),
+        # pip caches the wheel it builds under the checkout's file:// URL: a later run from the same
+        # folder (another clone, another commit) would install that stale wheel instead of this code
+        "PIP_NO_CACHE_DIR": "1",
     })
     base = Path(getattr(sys, "_base_executable", sys.executable))
     start = time.perf_counter()
