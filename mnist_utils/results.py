@@ -11,6 +11,11 @@ book's "Try the models" page, which ``tools/export.py`` exports to ONNX.
 
 The build folder is ``$MNIST_BUILD_DIR`` (the book's runner sets it) or ``_build``
 under the working directory (Colab). Accuracies are fractions in [0, 1], times seconds.
+
+When the book's runner executes chapters side by side it starts a chapter before the
+earlier chapters it reads have finished; the functions that read another chapter's
+results then wait for that chapter at the line that reads them (``await_chapters``),
+so a chapter's long training overlaps theirs and only its comparisons wait.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -29,6 +35,10 @@ import numpy as np
 import yaml
 
 BUILD_DIR_ENV = "MNIST_BUILD_DIR"
+# Set by the book's runner for the chapters it executes: this chapter's name and the
+# runner's process id. Without them (Colab, tests) nothing is ever awaited.
+CHAPTER_ENV, RUNNER_ENV = "MNIST_CHAPTER", "MNIST_RUNNER_PID"
+UNFINISHED = ("pending", "running")  # report statuses of a chapter whose results are not final
 
 
 def build_dir() -> Path:
@@ -109,8 +119,54 @@ def save_metrics(
     write_json_atomic(build_dir() / "metrics" / f"{chapter}.json", clean)
 
 
+def _runner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by somebody else
+        return True
+    return True
+
+
+def await_chapters(chapters: Sequence[str] | None = None, poll: float = 0.5) -> None:
+    """Wait until ``chapters`` (default: every other chapter of the build) are final.
+
+    Only under the book's runner (``$MNIST_RUNNER_PID``): a chapter is awaited while the
+    runner's ``report.json`` says it is pending or running and the runner is alive. While
+    waiting, ``<build>/waiting/<this chapter>`` tells the runner that this chapter's core
+    is free for another chapter.
+    """
+    pid, me = os.environ.get(RUNNER_ENV), os.environ.get(CHAPTER_ENV)
+    if not pid:
+        return
+    report, marker = build_dir() / "report.json", build_dir() / "waiting" / f"{me}"
+
+    def unfinished() -> list[str]:
+        try:
+            entries = json.loads(report.read_text()).get("chapters", {})
+        except (OSError, ValueError):  # no report (yet): nothing to wait for
+            return []
+        names = entries if chapters is None else chapters
+        return [n for n in names if n != me and entries.get(n, {}).get("status") in UNFINISHED]
+
+    waiting = unfinished()
+    if not waiting:
+        return
+    print(f"Waiting for {', '.join(waiting)} to finish in this build ...", flush=True)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(waiting))
+    try:
+        while waiting and _runner_alive(int(pid)):
+            time.sleep(poll)
+            waiting = unfinished()
+    finally:
+        marker.unlink(missing_ok=True)
+
+
 def load_metrics(chapter: str) -> dict[str, float] | None:
     """The metrics another chapter saved in this build, or ``None`` if it has not run."""
+    await_chapters([chapter])
     path = build_dir() / "metrics" / f"{chapter}.json"
     if not path.is_file():
         return None
@@ -119,6 +175,8 @@ def load_metrics(chapter: str) -> dict[str, float] | None:
 
 def load_all_metrics(build: Path | None = None) -> dict[str, dict[str, float]]:
     """Every chapter's saved metrics in ``build`` (default: this build folder)."""
+    if build is None:
+        await_chapters()
     folder = (build or build_dir()) / "metrics"
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
 
@@ -139,6 +197,7 @@ def load_reference() -> dict[str, dict[str, float]]:
 
 def load_predictions(chapter: str, key: str) -> np.ndarray | None:
     """Per-image test predictions another chapter saved under ``key``, or ``None``."""
+    await_chapters([chapter])
     path = build_dir() / "predictions" / chapter / f"{key}.npy"
     return np.load(path, allow_pickle=False) if path.is_file() else None
 

@@ -15,6 +15,12 @@ the "Try the models" page (``tools/export.py``).
 ``<build>/report.json`` is rewritten after every chapter, so the closing scoreboard
 chapter can read how the chapters before it fared in the same build.
 
+Chapters run side by side (``--jobs``, default one per core), the longest chain of
+chapters first. A chapter that compares itself with an earlier one (LeNet with the MLPs,
+the ViT with LeNet) does not wait for it to finish before starting: it waits at the line
+that reads its results (``mnist_utils.results.await_chapters``), so the slow trainings
+of a chain of chapters overlap instead of queueing (``tools/execute.py`` runs one chapter).
+
 A chapter whose inputs did not change since its last successful execution in this
 build folder is not executed again (``tools/cache.py`` says what its key covers): the
 report marks it ``cached`` with the seconds it took when it ran. A full build ends by
@@ -25,11 +31,11 @@ comparing the published numbers with ``mnist_utils/reference-metrics.json``
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-import subprocess
+import shutil
 import sys
-import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -37,9 +43,10 @@ from typing import Any
 
 import yaml
 
-from mnist_utils.results import BUILD_DIR_ENV, write_json_atomic
+from mnist_utils.results import BUILD_DIR_ENV, CHAPTER_ENV, RUNNER_ENV, write_json_atomic
 from mnist_utils.runtime import THREADS_ENV, available_cores
 from tools import cache, export, reference
+from tools.execute import execute_one
 from tools.html import build_html
 from tools.toc import chapter_notebooks
 
@@ -59,58 +66,6 @@ def profile_parameters(root: Path, chapter: str, profile: str) -> dict[str, Any]
     return dict((overrides or {}).get(chapter) or {})
 
 
-def _failure_details(executed: Path, source: Path, log: str) -> dict[str, Any]:
-    """What failed: the error and the failing cell, numbered as in the *source* notebook."""
-    import nbformat
-
-    details: dict[str, Any] = {"error": (log.strip().splitlines() or ["papermill failed"])[-1][:2000]}
-    if not executed.is_file():
-        return details
-    nb = nbformat.read(executed, as_version=4)
-    source_ids = [c.get("id") for c in nbformat.read(source, as_version=4).cells]
-    for cell in nb.cells:
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if errors:
-            details["error"] = f"{errors[0]['ename']}: {errors[0]['evalue']}"[:2000]
-            index = source_ids.index(cell.get("id")) if cell.get("id") in source_ids else None
-            details["failed_cell"] = {"index": index, "source": cell.source[:2000]}
-            break
-    return details
-
-
-def execute_one(root: Path, nb: Path, target: Path, parameters: dict[str, Any], env: dict[str, str],
-                kernel: str) -> dict[str, Any]:
-    """Execute one chapter with papermill in its own process; return its report entry.
-
-    A separate process gets its own environment (the build folder for the metrics) without
-    touching this one's, and leaves room to run independent chapters side by side.
-    """
-    cmd = [sys.executable, "-m", "papermill", str(root / nb), str(target), "--cwd", str(root),
-           "-k", kernel, "--no-progress-bar", "-y", yaml.safe_dump(parameters)]
-    start = time.perf_counter()
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    entry: dict[str, Any] = {"notebook": str(nb), "status": "ok" if result.returncode == 0 else "failed"}
-    if result.returncode:
-        sys.stderr.write(result.stderr[-4000:])
-        entry.update(_failure_details(target, root / nb, result.stderr))
-    entry["seconds"] = round(time.perf_counter() - start, 2)
-    if target.is_file():
-        hide_injected_parameters(target)
-    return entry
-
-
-def hide_injected_parameters(notebook: Path) -> None:
-    """Tag papermill's injected-parameters cell ``remove-cell`` so the book hides it."""
-    import nbformat
-
-    nb = nbformat.read(notebook, as_version=4)
-    for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
-    nbformat.write(nb, notebook)
-
-
 def execute_chapters(
     root: Path,
     build: Path,
@@ -120,8 +75,14 @@ def execute_chapters(
     force: bool = False,
     jobs: int = 1,
 ) -> dict[str, Any]:
-    """Run the chosen chapters (reusing unchanged ones), up to ``jobs`` side by side, each
-    once the earlier chapters whose results it reads are done; return the report."""
+    """Run the chosen chapters (reusing unchanged ones), up to ``jobs`` side by side; return
+    the report.
+
+    A chapter that reads earlier chapters' results starts once they are final, or, with
+    ``jobs`` > 1 and a chapter that must run again anyway, while they still run: it then
+    waits for them at the line that reads them (``results.await_chapters``), and while it
+    waits its core goes to another chapter. Its cache key is completed when it finishes.
+    """
     notebooks = chapter_notebooks(root)
     known = {nb.stem for nb in notebooks}
     unknown = sorted(set(only) - known)
@@ -129,9 +90,11 @@ def execute_chapters(
         raise SystemExit(f"unknown chapter(s) {unknown}; choose from {sorted(known)}")
     chosen = [nb for nb in notebooks if not only or nb.stem in only]
 
-    # The kernels get these: metrics land in <build>/metrics, the package imports.
+    # The kernels get these: metrics land in <build>/metrics, the package imports, and
+    # what results.await_chapters needs to know that this runner is there.
     env = dict(os.environ)
     env[BUILD_DIR_ENV] = str(build.resolve())
+    env[RUNNER_ENV] = str(os.getpid())
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     report_path = build / "report.json"
     kept: dict[str, Any] = {}
@@ -146,34 +109,56 @@ def execute_chapters(
         for nb in notebooks
         if nb in chosen or nb.stem in kept
     }}
+    write_json_atomic(report_path, report)
+    waiting_dir = build / "waiting"
+    shutil.rmtree(waiting_dir, ignore_errors=True)  # markers a killed build left behind
     environment = cache.environment()
     package_dir = Path(cache.__file__).resolve().parent.parent / cache.PACKAGE
     stems = [nb.stem for nb in notebooks]
     deps = {nb.stem: cache.chapter_dependencies((root / nb).read_text(), stems[: stems.index(nb.stem)])
             for nb in chosen}
+    parameters = {nb.stem: profile_parameters(root, nb.stem, profile) for nb in chosen}
     split_threads = jobs > 1 and THREADS_ENV not in env  # else every chapter keeps the user's setting
     pending = sorted(chosen, key=lambda nb: -_priority(nb.stem, deps, build))
     unfinished = {nb.stem for nb in chosen}
-    running: dict[Future, tuple[Path, str, Path]] = {}
+    running: dict[Future, Path] = {}
+
+    def stamp_of(nb: Path) -> dict[str, Any]:
+        stamp = build / "cache" / f"{nb.stem}.json"
+        return json.loads(stamp.read_text()) if stamp.is_file() else {}
+
+    @functools.cache
+    def own_key(nb: Path) -> str:  # the key without the upstream results: fixed during a build
+        return cache.chapter_key(root / nb, parameters[nb.stem], package_dir, environment, {})
+
+    def key_of(nb: Path) -> str:
+        upstream = {dep: cache.results_digest(build, dep) for dep in deps[nb.stem]}
+        return cache.chapter_key(root / nb, parameters[nb.stem], package_dir, environment, upstream)
 
     def ready(nb: Path) -> bool:
-        return not any(dep in unfinished for dep in deps[nb.stem])
+        if not any(dep in unfinished for dep in deps[nb.stem]):
+            return True
+        # Early start: only for a chapter that runs again whatever its upstream chapters give.
+        return jobs > 1 and (force or not (build / "executed" / nb).is_file()
+                             or stamp_of(nb).get("own") != own_key(nb))
+
+    def busy() -> int:
+        """Running chapters that are not waiting for another chapter's results."""
+        waiting = {p.name for p in waiting_dir.glob("*")} if waiting_dir.is_dir() else set()
+        return sum(nb.stem not in waiting for nb in running.values())
 
     def start_ready(pool: ThreadPoolExecutor) -> None:
-        """Start (or reuse from the cache) every chapter whose inputs are final, while slots are free."""
-        while len(running) < jobs:
+        """Start (or reuse from the cache) chapters that may start, while cores are free."""
+        while busy() < jobs:
             nb = next((p for p in pending if ready(p)), None)  # re-scanned: a cached chapter frees others
             if nb is None:
                 return
             pending.remove(nb)
             target = build / "executed" / nb
             target.parent.mkdir(parents=True, exist_ok=True)
-            parameters = profile_parameters(root, nb.stem, profile)
-            upstream = {dep: cache.results_digest(build, dep) for dep in deps[nb.stem]}
-            key = cache.chapter_key(root / nb, parameters, package_dir, environment, upstream)
-            stamp = build / "cache" / f"{nb.stem}.json"
-            previous = json.loads(stamp.read_text()) if stamp.is_file() else {}
-            if not force and previous.get("key") == key and target.is_file():
+            final = not any(dep in unfinished for dep in deps[nb.stem])
+            previous = stamp_of(nb)
+            if final and not force and target.is_file() and previous.get("key") == key_of(nb):
                 report["chapters"][nb.stem] = {"notebook": str(nb), "status": "cached",
                                                "seconds": previous["seconds"]}
                 unfinished.discard(nb.stem)
@@ -181,30 +166,35 @@ def execute_chapters(
                       flush=True)
             else:
                 report["chapters"][nb.stem]["status"] = "running"
-                chapter_env = env
+                chapter_env = {**env, CHAPTER_ENV: nb.stem}
                 if split_threads:
                     # Chapters running side by side share the cores (oversubscribed threads
                     # slow small tensor operations badly); one that runs alone gets them all.
-                    together = min(jobs, len(running) + 1 + sum(map(ready, pending)))
+                    together = min(jobs, busy() + 1 + sum(map(ready, pending)))
                     threads = str(max(1, available_cores() // together))
-                    chapter_env = {**env, THREADS_ENV: threads, "OMP_NUM_THREADS": threads}
-                print(f"[run] {nb} ({profile}, {chapter_env.get(THREADS_ENV, 'default')} threads)",
+                    chapter_env.update({THREADS_ENV: threads, "OMP_NUM_THREADS": threads})
+                early = "" if final else f"; awaits {', '.join(deps[nb.stem])} where it reads them"
+                print(f"[run] {nb} ({profile}, {chapter_env.get(THREADS_ENV, 'default')} threads{early})",
                       flush=True)
-                future = pool.submit(execute_one, root, nb, target, parameters, chapter_env, kernel)
-                running[future] = (nb, key, stamp)
+                future = pool.submit(execute_one, root, nb, target, parameters[nb.stem], chapter_env, kernel)
+                running[future] = nb
             write_json_atomic(report_path, report)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with ThreadPoolExecutor(max_workers=len(chosen) or 1) as pool:
         start_ready(pool)
         while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            # A short timeout: a chapter that starts waiting frees its core without finishing.
+            finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in finished:
-                nb, key, stamp = running.pop(future)
+                nb = running.pop(future)
                 entry = future.result()
                 report["chapters"][nb.stem] = entry
                 unfinished.discard(nb.stem)
+                stamp = build / "cache" / f"{nb.stem}.json"
                 if entry["status"] == "ok":
-                    write_json_atomic(stamp, {"key": key, "seconds": entry["seconds"]})
+                    # Keyed on the upstream results it read: final by now, as it awaited them.
+                    write_json_atomic(stamp, {"key": key_of(nb), "own": own_key(nb),
+                                              "seconds": entry["seconds"]})
                 else:
                     stamp.unlink(missing_ok=True)  # a failed chapter is never reused
                 print(f"[run] {nb.stem}: {entry['status']} in {entry['seconds']:.1f} s", flush=True)
