@@ -6,6 +6,8 @@ shaped [B, 10]; the training loop and the losses are the same for all of them.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -124,8 +126,67 @@ def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
     return x.reshape(b, (h // patch) * (w // patch), c * patch * patch)
 
 
+class SelfAttention(nn.Module):
+    """Multi-head self-attention, written out: [B, n, dim] -> [B, n, dim].
+
+    Each head compares every token's query with every token's key (scaled dot products,
+    softmax over the keys) and takes that weighted mean of the values; the heads' results
+    are concatenated and projected back to ``dim``. With 17 tokens the n x n scores are
+    tiny, and the explicit products run faster on a CPU than PyTorch's fused
+    ``nn.MultiheadAttention`` path, which reshuffles the packed projections.
+    """
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim={dim} is not divisible by heads={heads}")
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)  # queries, keys and values of all heads in one product
+        self.out = nn.Linear(dim, dim)
+        # initialised as nn.MultiheadAttention initialises its projections
+        nn.init.xavier_uniform_(self.qkv.weight)
+        nn.init.zeros_(self.qkv.bias)
+        nn.init.zeros_(self.out.bias)
+
+    def _project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, n, dim = x.shape
+        # [B, n, 3*dim] -> [3, B, heads, n, dim/heads]
+        q, k, v = self.qkv(x).view(b, n, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        return q, k, v
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention weights [B, heads, n, n]: row i is how token i spreads its attention."""
+        q, k, _ = self._project(x)
+        return self._softmax_scores(q, k)
+
+    @staticmethod
+    def _softmax_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, dim = x.shape
+        q, k, v = self._project(x)
+        mixed = self._softmax_scores(q, k) @ v  # [B, heads, n, dim/heads]
+        return self.out(mixed.transpose(1, 2).reshape(b, n, dim))
+
+
+class EncoderLayer(nn.Module):
+    """One pre-norm transformer encoder layer: x + attention(norm(x)), then x + MLP(norm(x))."""
+
+    def __init__(self, dim: int, heads: int, mlp_dim: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = SelfAttention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Linear(mlp_dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
 class ViT(nn.Module):
-    """A small Vision Transformer: patches -> tokens -> TransformerEncoder -> class token.
+    """A small Vision Transformer: patches -> tokens -> transformer encoder -> class token.
 
     Shapes with the defaults: [B,1,28,28] -> 16 patches of 7x7 [B,16,49] -> linear
     embedding [B,16,dim] -> prepend class token [B,17,dim] -> + position embeddings ->
@@ -141,7 +202,6 @@ class ViT(nn.Module):
         depth: int = 2,
         heads: int = 4,
         mlp_dim: int = 128,
-        dropout: float = 0.0,
         num_classes: int = 10,
     ) -> None:
         super().__init__()
@@ -150,11 +210,7 @@ class ViT(nn.Module):
         self.embed = nn.Linear(patch * patch, dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos = nn.Parameter(torch.randn(1, num_patches + 1, dim) * 0.02)
-        layer = nn.TransformerEncoderLayer(
-            dim, heads, mlp_dim, dropout, activation="gelu", batch_first=True, norm_first=True
-        )
-        # Nested tensors only help with padding masks, which fixed-size images never need.
-        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.encoder = nn.Sequential(*(EncoderLayer(dim, heads, mlp_dim) for _ in range(depth)))
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
 
@@ -172,17 +228,15 @@ class ViT(nn.Module):
     def class_token_attention(self, images: torch.Tensor) -> torch.Tensor:
         """Attention of the class token over the patches, per layer: [depth, B, num_patches].
 
-        The encoder's fast path does not return attention weights, so this replays each
-        layer: the weights come from its attention module on the layer's (normalised)
-        input, averaged over heads, and the layer itself produces the next input.
+        Each layer's attention weights on its (normalised) input, averaged over heads; the
+        class token's row, the patch columns.
         """
         was_training = self.training
         self.eval()
         x = self.tokens(images)
         maps = []
-        for layer in self.encoder.layers:
-            h = layer.norm1(x) if layer.norm_first else x
-            _, weights = layer.self_attn(h, h, h, need_weights=True, average_attn_weights=True)
+        for layer in self.encoder:
+            weights = layer.attn.weights(layer.norm1(x)).mean(dim=1)  # [B, n, n], heads averaged
             maps.append(weights[:, 0, 1:])  # class-token row, patch columns
             x = layer(x)
         self.train(was_training)

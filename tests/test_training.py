@@ -6,8 +6,9 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
-from mnist_utils.models import MLP, LeNet, ViT, count_parameters, patchify
+from mnist_utils.models import MLP, EncoderLayer, LeNet, SelfAttention, ViT, count_parameters, patchify
 from mnist_utils.params import ParameterError
 from mnist_utils.training import TrainConfig, evaluate, fit, make_scheduler
 
@@ -167,3 +168,29 @@ def test_bf16_autocast_trains_and_tf32_is_scoped_to_a_cuda_fit() -> None:
     with _matmul_precision(TrainConfig(precision="float32"), torch.device("cuda")):
         assert torch.get_float32_matmul_precision() == before
     assert torch.get_float32_matmul_precision() == before
+
+
+def test_encoder_layer_matches_pytorchs_transformer_encoder_layer() -> None:
+    """The written-out layer computes what nn.TransformerEncoderLayer (pre-norm, GELU, no
+    dropout) computes with the same weights, and its attention weights are nn.MultiheadAttention's."""
+    torch.manual_seed(0)
+    dim, heads, mlp_dim = 32, 4, 48
+    ours = EncoderLayer(dim, heads, mlp_dim)
+    theirs = nn.TransformerEncoderLayer(dim, heads, mlp_dim, 0.0, activation="gelu", batch_first=True,
+                                        norm_first=True).eval()
+    with torch.no_grad():
+        theirs.self_attn.in_proj_weight.copy_(ours.attn.qkv.weight)
+        theirs.self_attn.in_proj_bias.copy_(ours.attn.qkv.bias)
+        theirs.self_attn.out_proj.weight.copy_(ours.attn.out.weight)
+        theirs.self_attn.out_proj.bias.copy_(ours.attn.out.bias)
+        for mine, other in [(ours.norm1, theirs.norm1), (ours.norm2, theirs.norm2),
+                            (ours.mlp[0], theirs.linear1), (ours.mlp[2], theirs.linear2)]:
+            other.weight.copy_(mine.weight)
+            other.bias.copy_(mine.bias)
+    x = torch.randn(5, 17, dim)
+    torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+    h = ours.norm1(x)
+    _, expected = theirs.self_attn(h, h, h, need_weights=True, average_attn_weights=False)
+    torch.testing.assert_close(ours.attn.weights(h), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="heads"):
+        SelfAttention(30, 4)
