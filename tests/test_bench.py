@@ -36,3 +36,14 @@ def test_quick_floor_table(offline_copy: Path, tmp_path: Path) -> None:
         for key in ("epoch_s", "gflops_per_s", "floor_s", "times_floor", "seed_s", "ratio"):
             assert math.isfinite(r[key]) and r[key] > 0, (r["model"], key, r[key])
     assert result["lenet_target"]["epoch_s"] == next(r for r in rows if r["model"] == "LeNet")["epoch_s"]
+
+
+def test_vit_encoder_comparison_prints_both_rows() -> None:
+    cmd = [sys.executable, "bench/vit_encoder.py", "--images", "256", "--repeats", "1"]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
+    assert len(rows) == 2
+    for row in rows:
+        fused, ours, ratio = (cell.strip() for cell in row.strip("|").split("|")[1:])
+        assert float(fused) > 0 and float(ours) > 0 and ratio.endswith("x")
