@@ -102,6 +102,8 @@ def test_independent_chapters_run_side_by_side_and_dependents_wait(tmp_path: Pat
     report = json.loads((build / "report.json").read_text())
     assert list(report["chapters"]) == list(names)
     assert all(e["status"] == "ok" for e in report["chapters"].values())
+    assert report["jobs"] == 2 and report["started"] <= min(start.values())
+    assert report["chapters"]["first"]["threads"] == int(spans["first"][2])  # the report says what it got
     assert not list((build / "waiting").glob("*")), "a waiting marker was left behind"
     # Nothing changed: all three reused, "second" keyed on the results of "first" it read.
     assert run.main(["--root", str(tmp_path), "--build-dir", str(build), "--no-html", "--jobs", "2"]) == 0
@@ -114,3 +116,17 @@ def test_jobs_must_be_positive(tmp_path: Path) -> None:
 
     with pytest.raises(SystemExit):
         run.main(["--build-dir", str(tmp_path), "--no-html", "--jobs", "0"])
+
+
+def test_a_fresh_build_folder_orders_chapters_by_the_published_seconds(tmp_path: Path, monkeypatch) -> None:
+    """No timings in the build folder (a fresh clone): the published full build's seconds
+    decide which chapter starts first; a chapter's own last run overrides them."""
+    from tools import reference
+
+    monkeypatch.setattr(reference, "chapter_seconds", lambda: {"long": 200.0, "short": 5.0, "reads": 50.0})
+    deps = {"long": [], "short": [], "reads": ["short"]}
+    assert run._priority("long", deps, tmp_path) == 200.0
+    assert run._priority("short", deps, tmp_path) == 55.0  # itself, then the chapter that reads it
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "long.json").write_text(json.dumps({"seconds": 3.0}))
+    assert run._priority("long", deps, tmp_path) == 3.0

@@ -22,8 +22,8 @@ REFERENCE = Path(__file__).resolve().parent.parent / "mnist_utils" / "reference-
 Metrics = Mapping[str, Mapping[str, float]]
 
 
-def reference_from(metrics: Metrics) -> dict[str, Any]:
-    """The reference file's content for the metrics of a full build."""
+def reference_from(metrics: Metrics, seconds: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The reference file's content for the metrics of a full build (and its chapters' seconds)."""
     declared = declared_metrics()
     chapters = {}
     for chapter, values in sorted(metrics.items()):
@@ -33,7 +33,15 @@ def reference_from(metrics: Metrics) -> dict[str, Any]:
     return {"profile": "full",
             "about": "Headline numbers of the last accepted full build; tolerances from metrics.yml. "
                      "Rewrite with `python -m tools.run --update-reference` after a deliberate change.",
-            "chapters": chapters}
+            "chapters": chapters,
+            # what each chapter took in that build: the runner's order of execution in a build
+            # folder that has no timings of its own yet (a fresh clone)
+            "chapter_seconds": dict(sorted((seconds or {}).items()))}
+
+
+def chapter_seconds(path: Path = REFERENCE) -> dict[str, float]:
+    """Each chapter's seconds in the last accepted full build ({} without a reference)."""
+    return json.loads(path.read_text()).get("chapter_seconds", {}) if path.is_file() else {}
 
 
 def drifts(reference: Mapping[str, Any], metrics: Metrics) -> list[dict[str, Any]]:
@@ -66,7 +74,10 @@ def check(build: Path, *, update: bool, path: Path = REFERENCE) -> bool:
     """Compare a full build's metrics with the reference (or rewrite it); True if it passes."""
     metrics = load_all_metrics(build)
     if update:
-        write_json_atomic(path, reference_from(metrics))
+        report = json.loads((build / "report.json").read_text()) if (build / "report.json").is_file() else {}
+        seconds = {name: entry["seconds"] for name, entry in report.get("chapters", {}).items()
+                   if entry.get("seconds") is not None}
+        write_json_atomic(path, reference_from(metrics, seconds))
         print(f"[run] reference rewritten: {path}", flush=True)
         return True
     if not path.is_file():

@@ -36,6 +36,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -104,7 +105,8 @@ def execute_chapters(
         if previous.get("profile") == profile:
             kept = previous.get("chapters", {})
     # One entry per chapter, in the table of contents' order.
-    report: dict[str, Any] = {"profile": profile, "chapters": {
+    # "started" and "jobs": the scoreboard says how long the side-by-side build took.
+    report: dict[str, Any] = {"profile": profile, "jobs": jobs, "started": time.time(), "chapters": {
         nb.stem: {"notebook": str(nb), "status": "pending"} if nb in chosen else kept[nb.stem]
         for nb in notebooks
         if nb in chosen or nb.stem in kept
@@ -122,6 +124,7 @@ def execute_chapters(
     pending = sorted(chosen, key=lambda nb: -_priority(nb.stem, deps, build))
     unfinished = {nb.stem for nb in chosen}
     running: dict[Future, Path] = {}
+    threads_of: dict[str, str] = {}
 
     def stamp_of(nb: Path) -> dict[str, Any]:
         stamp = build / "cache" / f"{nb.stem}.json"
@@ -174,6 +177,8 @@ def execute_chapters(
                     threads = str(max(1, available_cores() // together))
                     chapter_env.update({THREADS_ENV: threads, "OMP_NUM_THREADS": threads})
                 early = "" if final else f"; awaits {', '.join(deps[nb.stem])} where it reads them"
+                if THREADS_ENV in chapter_env:
+                    threads_of[nb.stem] = chapter_env[THREADS_ENV]
                 print(f"[run] {nb} ({profile}, {chapter_env.get(THREADS_ENV, 'default')} threads{early})",
                       flush=True)
                 future = pool.submit(execute_one, root, nb, target, parameters[nb.stem], chapter_env, kernel)
@@ -188,6 +193,9 @@ def execute_chapters(
             for future in finished:
                 nb = running.pop(future)
                 entry = future.result()
+                # results can differ in the last bits with the thread count: say what it was
+                entry["threads"] = int(threads_of[nb.stem]) if nb.stem in threads_of else None
+                entry["finished"] = time.time()
                 report["chapters"][nb.stem] = entry
                 unfinished.discard(nb.stem)
                 stamp = build / "cache" / f"{nb.stem}.json"
@@ -205,10 +213,15 @@ def execute_chapters(
 
 def _priority(stem: str, deps: dict[str, list[str]], build: Path) -> float:
     """Seconds of the longest chain of chapters that waits on ``stem`` (from the last run's
-    seconds): the chapters on the critical path start first."""
+    seconds in this build folder, else the published full build's): the chapters on the
+    critical path start first."""
+    published = reference.chapter_seconds()
+
     def seconds(name: str) -> float:
         stamp = build / "cache" / f"{name}.json"
-        return json.loads(stamp.read_text()).get("seconds", 1.0) if stamp.is_file() else 1.0
+        if stamp.is_file():
+            return json.loads(stamp.read_text()).get("seconds", 1.0)
+        return published.get(name, 1.0)
 
     after = [other for other, ds in deps.items() if stem in ds]
     return seconds(stem) + max((_priority(o, deps, build) for o in after), default=0.0)
