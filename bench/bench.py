@@ -32,32 +32,34 @@ writes ``_build/bench.json`` (``--out``), every run's seconds and the medians in
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import math
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Subset
-from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+from torch.utils.data import Subset
 
 from mnist_utils.bovw import extract_descriptors
-from mnist_utils.data import default_cache_dir, ensure_raw_files, load_mnist
+from mnist_utils.data import ensure_raw_files, load_mnist
 from mnist_utils.models import MLP, VGG11, LeNet, ViT
 from mnist_utils.results import write_json_atomic
 from mnist_utils.runtime import available_cores, configure_threads, pick_device, seed_everything
 from mnist_utils.sampling import make_generator
 from mnist_utils.training import TrainConfig, make_optimizer, make_scheduler, train_one_epoch
+
+# isort: split
+# siblings in bench/ (this file runs as a script, so its folder is on the path)
+from flops import epoch_flops, matmul_gflops
+from seed_pattern import seed_epoch, seed_load, seed_loader, torchvision_dataset
+from timing import compare, seconds
 
 REPO = Path(__file__).resolve().parent.parent
 BOOK_THREADS = 2  # the chapters' `threads` parameter (MNIST_TORCH_THREADS overrides it)
@@ -101,77 +103,6 @@ def book_workloads(device: torch.device) -> list[Workload]:
     ]
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def seconds(fn: Callable[[], object], device: torch.device | None = None) -> float:
-    """Wall-clock seconds of fn(); on a GPU, until its queued work has finished."""
-    if device is not None:
-        synchronize(device)
-    start = time.perf_counter()
-    fn()
-    if device is not None:
-        synchronize(device)
-    return time.perf_counter() - start
-
-
-def compare(name: str, seed_fn, ours_fn, repeats: int, note: str = "",
-            device: torch.device | None = None, scale: float = 1.0) -> dict:
-    """Both variants alternately, ``repeats`` times, each time x ``scale``; the fastest, seed / ours."""
-    seed_times, our_times = [], []
-    for _ in range(repeats):
-        seed_times.append(scale * seconds(seed_fn, device))
-        our_times.append(scale * seconds(ours_fn, device))
-    seed, ours = min(seed_times), min(our_times)
-    row = {"what": name, "seed_s": seed, "ours_s": ours, "ratio": seed / ours, "note": note,
-           "seed_all_s": seed_times, "ours_all_s": our_times, "seed_median_s": statistics.median(seed_times),
-           "ours_median_s": statistics.median(our_times)}
-    print(f"{name:45s} seed {seed:8.2f} s   ours {ours:8.2f} s   ratio {seed / ours:6.1f}x", flush=True)
-    return row
-
-
-def matmul_gflops(device: torch.device, n: int, repeats: int = 5) -> float:
-    """The device's achieved float32 rate on n x n matmuls (best of ``repeats``), GFLOP/s."""
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    a @ b  # warm-up: library initialisation, GPU clocks
-    best = min(seconds(lambda: a @ b, device) for _ in range(repeats))
-    return 2 * n**3 / best / 1e9
-
-
-def _cpu_sdpa_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
-    return sdpa_flop_count(query, key, value)
-
-
-def _cpu_sdpa_backward_flops(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
-    return sdpa_backward_flop_count(grad_out, query, key, value)
-
-
-def _extra_flop_formulas() -> dict:
-    """CPU attention kernels that FlopCounterMode does not know (it counts the GPU ones)."""
-    aten = torch.ops.aten
-    formulas = {"_scaled_dot_product_flash_attention_for_cpu": _cpu_sdpa_flops,
-                "_scaled_dot_product_flash_attention_for_cpu_backward": _cpu_sdpa_backward_flops}
-    return {getattr(aten, op): f for op, f in formulas.items() if hasattr(aten, op)}
-
-
-def step_flops(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> int:
-    """Counted FLOPs of one training step (forward + backward) on a copy of ``model``."""
-    twin = copy.deepcopy(model).train()
-    with FlopCounterMode(display=False, custom_mapping=_extra_flop_formulas()) as counter:
-        F.cross_entropy(twin(xb), yb).backward()
-    return counter.get_total_flops()
-
-
-def epoch_flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> int:
-    """Counted FLOPs of one epoch: every full batch, plus the last, shorter one if any."""
-    full, rest = divmod(len(x), batch_size)
-    total = full * step_flops(model, x[:batch_size], y[:batch_size]) if full else 0
-    return total + (step_flops(model, x[:rest], y[:rest]) if rest else 0)
-
-
 def prepare(model: nn.Module, device: torch.device) -> nn.Module:
     """On the device and, for convolutional models, channels-last: what ``fit`` trains."""
     model = model.to(device)
@@ -189,34 +120,6 @@ def book_epoch(work: Workload, background: float, data: tuple[torch.Tensor, torc
     steps = -(-len(data[0]) // work.config.batch_size)
     scheduler = make_scheduler(optimizer, work.config, steps)
     train_one_epoch(model, optimizer, data, work.config, generator=make_generator(0), scheduler=scheduler)
-
-
-def torchvision_dataset(train: bool):
-    """The seeds' pattern: a torchvision dataset that converts each image through PIL."""
-    from torchvision import datasets, transforms
-
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-    return datasets.MNIST(str(default_cache_dir()), train=train, download=False, transform=tf)
-
-
-def seed_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: Iterable,
-               device: torch.device, flat: bool = False, limit: int | None = None) -> None:
-    """The seeds' training loop: batches from a DataLoader, moved to the device one by one."""
-    model.train()
-    running_loss = 0.0
-    for i, (xb, yb) in enumerate(batches):
-        if limit is not None and i == limit:
-            break
-        xb, yb = xb.to(device), yb.to(device)
-        loss = F.cross_entropy(model(xb.flatten(1) if flat else xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        running_loss += loss.item()
-
-
-def seed_loader(dataset, batch_size: int) -> DataLoader:
-    return DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=make_generator(0))
 
 
 def seed_pattern_epoch(work: Workload, background: float, dataset, device: torch.device) -> None:
@@ -278,12 +181,6 @@ def lenet_target(rows: list[dict]) -> dict | None:
     return {"epoch_s": lenet["epoch_s"], "target_s": LENET_TARGET_S,
             "met_s": lenet["epoch_s"] <= LENET_TARGET_S, "ratio": lenet["ratio"],
             "target_ratio": LENET_TARGET_RATIO, "met_ratio": lenet["ratio"] >= LENET_TARGET_RATIO}
-
-
-def seed_load() -> None:
-    train, test = torchvision_dataset(True), torchvision_dataset(False)
-    torch.stack([img.view(-1) for img, _ in train])
-    torch.stack([img.view(-1) for img, _ in test])
 
 
 def comparisons(mnist, device: torch.device, repeats: int, skip_book: bool) -> list[dict]:

@@ -1,0 +1,40 @@
+"""FLOPs of a training step (``torch.utils.flop_counter``) and the device's float32 matmul rate.
+
+Together they give an epoch's floor: the time it would take if every counted FLOP ran as
+fast as a large matmul. Matmuls and convolutions are counted (the book's ViT writes its
+attention as matmuls); the optimizer's and the elementwise ops' FLOPs are not.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from timing import seconds
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def matmul_gflops(device: torch.device, n: int, repeats: int = 5) -> float:
+    """The device's achieved float32 rate on n x n matmuls (best of ``repeats``), GFLOP/s."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    a @ b  # warm-up: library initialisation, GPU clocks
+    best = min(seconds(lambda: a @ b, device) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def step_flops(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> int:
+    """Counted FLOPs of one training step (forward + backward) on a copy of ``model``."""
+    twin = copy.deepcopy(model).train()
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(twin(xb), yb).backward()
+    return counter.get_total_flops()
+
+
+def epoch_flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> int:
+    """Counted FLOPs of one epoch: every full batch, plus the last, shorter one if any."""
+    full, rest = divmod(len(x), batch_size)
+    total = full * step_flops(model, x[:batch_size], y[:batch_size]) if full else 0
+    return total + (step_flops(model, x[:rest], y[:rest]) if rest else 0)
