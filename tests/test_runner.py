@@ -21,8 +21,12 @@ def test_failing_chapter_is_reported(tmp_path: Path, capsys, write_notebook) -> 
     write_notebook(tmp_path / "book" / "good.ipynb", "x = 1", "assert x == 1")
     write_notebook(tmp_path / "book" / "bad.ipynb", "x = 1", "y = x + 1", "raise ValueError('boom')")
     build = tmp_path / "_build"
+    stale = build / "metrics" / "bad.json"  # results of an earlier, successful run
+    stale.parent.mkdir(parents=True)
+    stale.write_text('{"test_acc": 0.5}')
     code = run.main(["--root", str(tmp_path), "--build-dir", str(build), "--no-html"])
     assert code == 1
+    assert not stale.exists(), "a failed chapter's earlier results were left for others to read"
     assert "bad" in capsys.readouterr().err
     report = json.loads((build / "report.json").read_text())
     assert report["profile"] == "full"

@@ -169,6 +169,10 @@ def execute_chapters(
                       flush=True)
             else:
                 report["chapters"][nb.stem]["status"] = "running"
+                # Its results from an earlier run go: a chapter that reads them must get this
+                # run's, or none if it fails, never stale ones.
+                (build / "metrics" / f"{nb.stem}.json").unlink(missing_ok=True)
+                shutil.rmtree(build / "predictions" / nb.stem, ignore_errors=True)
                 chapter_env = {**env, CHAPTER_ENV: nb.stem}
                 if split_threads:
                     # Chapters running side by side share the cores (oversubscribed threads
