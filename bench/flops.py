@@ -11,9 +11,12 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from timing import seconds
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+# isort: split
+# a sibling in bench/ (the benchmarks run as scripts, so this folder is on the path)
+from timing import seconds
 
 
 def matmul_gflops(device: torch.device, n: int, repeats: int = 5) -> float:

@@ -4,9 +4,9 @@ the written-out ``EncoderLayer`` of ``mnist_utils.models`` (same math, checked i
 
     python bench/vit_encoder.py [--images 6000] [--repeats 3]
 
-Why it exists: with 17 tokens of width 64, the fused path spends much of its time
-reshuffling the packed query/key/value projections; chapter 08 quotes this measurement
-(bench/README.md has the numbers). Random images: only the seconds matter here.
+Why it exists: with 17 tokens of width 64, ``nn.MultiheadAttention`` spends much of its
+time reshuffling the packed query/key/value projections between layouts; chapter 08 points
+to bench/README.md, which has the numbers. Random images: only the seconds matter here.
 """
 
 from __future__ import annotations
@@ -25,8 +25,11 @@ from mnist_utils.training import TrainConfig, make_optimizer, make_scheduler, tr
 def fused_vit() -> ViT:
     """Chapter 08's ViT with its encoder swapped for ``nn.TransformerEncoder`` (same sizes)."""
     model = ViT()
-    layer = nn.TransformerEncoderLayer(64, 4, 128, 0.0, activation="gelu", batch_first=True, norm_first=True)
-    model.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    first = model.encoder[0]
+    dim, heads, mlp_dim = first.norm1.normalized_shape[0], first.attn.heads, first.mlp[0].out_features
+    layer = nn.TransformerEncoderLayer(dim, heads, mlp_dim, 0.0, activation="gelu", batch_first=True,
+                                       norm_first=True)
+    model.encoder = nn.TransformerEncoder(layer, len(model.encoder), enable_nested_tensor=False)
     return model
 
 

@@ -131,9 +131,9 @@ class SelfAttention(nn.Module):
 
     Each head compares every token's query with every token's key (scaled dot products,
     softmax over the keys) and takes that weighted mean of the values; the heads' results
-    are concatenated and projected back to ``dim``. With 17 tokens the n x n scores are
-    tiny, and the explicit products run faster on a CPU than PyTorch's fused
-    ``nn.MultiheadAttention`` path, which reshuffles the packed projections.
+    are concatenated and projected back to ``dim``. With the book's 17 tokens the n x n
+    scores are tiny, and the explicit products run faster on a CPU than PyTorch's
+    ``nn.MultiheadAttention``, which reshuffles its packed projections between layouts.
     """
 
     def __init__(self, dim: int, heads: int) -> None:

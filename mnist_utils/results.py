@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,8 @@ BUILD_DIR_ENV = "MNIST_BUILD_DIR"
 # runner's process id. Without them (Colab, tests) nothing is ever awaited.
 CHAPTER_ENV, RUNNER_ENV = "MNIST_CHAPTER", "MNIST_RUNNER_PID"
 UNFINISHED = ("pending", "running")  # report statuses of a chapter whose results are not final
+# <build>/waiting/<chapter>: it is waiting now; <build>/waited/<chapter>: seconds it waited
+WAITING, WAITED = "waiting", "waited"
 
 
 def build_dir() -> Path:
@@ -130,30 +133,35 @@ def _runner_alive(pid: int) -> bool:
 
 
 def await_chapters(chapters: Sequence[str] | None = None, poll: float = 0.5) -> None:
-    """Wait until ``chapters`` (default: every other chapter of the build) are final.
+    """Wait until ``chapters`` (default: every chapter before this one) are final.
 
     Only under the book's runner (``$MNIST_RUNNER_PID``): a chapter is awaited while the
     runner's ``report.json`` says it is pending or running and the runner is alive. While
     waiting, ``<build>/waiting/<this chapter>`` tells the runner that this chapter's core
-    is free for another chapter.
+    is free for another chapter; the seconds waited are added up in ``<build>/waited/``, so
+    that the report can tell waiting from work.
     """
-    pid, me = os.environ.get(RUNNER_ENV), os.environ.get(CHAPTER_ENV)
+    pid, me = os.environ.get(RUNNER_ENV), os.environ.get(CHAPTER_ENV, "")
     if not pid:
         return
-    report, marker = build_dir() / "report.json", build_dir() / "waiting" / f"{me}"
+    build = build_dir()
+    report, marker = build / "report.json", build / WAITING / me
 
     def unfinished() -> list[str]:
         try:
             entries = json.loads(report.read_text()).get("chapters", {})
         except (OSError, ValueError):  # no report (yet): nothing to wait for
             return []
-        names = entries if chapters is None else chapters
+        order = list(entries)  # the table of contents' order: only earlier chapters are read
+        names = order[: order.index(me)] if chapters is None and me in order else (chapters or order)
         return [n for n in names if n != me and entries.get(n, {}).get("status") in UNFINISHED]
 
     waiting = unfinished()
     if not waiting:
         return
-    print(f"Waiting for {', '.join(waiting)} to finish in this build ...", flush=True)
+    # stderr: the book does not show it (nb_output_stderr: remove); a log of the run does
+    print(f"Waiting for {', '.join(waiting)} to finish in this build ...", file=sys.stderr, flush=True)
+    start = time.monotonic()
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(waiting))
     try:
@@ -162,6 +170,10 @@ def await_chapters(chapters: Sequence[str] | None = None, poll: float = 0.5) -> 
             waiting = unfinished()
     finally:
         marker.unlink(missing_ok=True)
+        total = build / WAITED / me
+        total.parent.mkdir(parents=True, exist_ok=True)
+        before = float(total.read_text()) if total.is_file() else 0.0
+        total.write_text(f"{before + time.monotonic() - start:.3f}")
 
 
 def load_metrics(chapter: str) -> dict[str, float] | None:

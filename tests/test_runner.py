@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pytest
 import yaml
 
 from tools import run, toc
@@ -85,7 +86,7 @@ def test_independent_chapters_run_side_by_side_and_dependents_wait(tmp_path: Pat
         "format": "jb-book", "root": "book/intro", "chapters": [{"file": f"book/{n}"} for n in names]}))
     log = tmp_path / "log"
     log.mkdir()
-    seconds = {"first": 4, "second": 0, "third": 2}
+    seconds = {"first": 10, "second": 0, "third": 2}  # room for two kernels to start on a busy machine
     for name in names:
         reads_first = 'from mnist_utils.results import load_metrics\nload_metrics("first")\n'
         read = reads_first if name == "second" else ""
@@ -108,6 +109,8 @@ def test_independent_chapters_run_side_by_side_and_dependents_wait(tmp_path: Pat
     assert all(e["status"] == "ok" for e in report["chapters"].values())
     assert report["jobs"] == 2 and report["started"] <= min(start.values())
     assert report["chapters"]["first"]["threads"] == int(spans["first"][2])  # the report says what it got
+    second = report["chapters"]["second"]  # its seconds include the wait, and the report says how long
+    assert 0 < second["waited"] <= second["seconds"] and report["chapters"]["first"]["waited"] == 0
     assert not list((build / "waiting").glob("*")), "a waiting marker was left behind"
     # Nothing changed: all three reused, "second" keyed on the results of "first" it read.
     assert run.main(["--root", str(tmp_path), "--build-dir", str(build), "--no-html", "--jobs", "2"]) == 0
@@ -122,15 +125,61 @@ def test_jobs_must_be_positive(tmp_path: Path) -> None:
         run.main(["--build-dir", str(tmp_path), "--no-html", "--jobs", "0"])
 
 
-def test_a_fresh_build_folder_orders_chapters_by_the_published_seconds(tmp_path: Path, monkeypatch) -> None:
+def test_a_fresh_build_folder_orders_chapters_by_the_published_seconds(tmp_path: Path) -> None:
     """No timings in the build folder (a fresh clone): the published full build's seconds
     decide which chapter starts first; a chapter's own last run overrides them."""
-    from tools import reference
-
-    monkeypatch.setattr(reference, "chapter_seconds", lambda: {"long": 200.0, "short": 5.0, "reads": 50.0})
+    published = {"long": 200.0, "short": 5.0, "reads": 50.0}
     deps = {"long": [], "short": [], "reads": ["short"]}
-    assert run._priority("long", deps, tmp_path) == 200.0
-    assert run._priority("short", deps, tmp_path) == 55.0  # itself, then the chapter that reads it
+    assert run._priority("long", deps, tmp_path, published) == 200.0
+    assert run._priority("short", deps, tmp_path, published) == 55.0  # itself, then the chapter that reads it
     (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "long.json").write_text(json.dumps({"seconds": 3.0}))
-    assert run._priority("long", deps, tmp_path) == 3.0
+    (tmp_path / "cache" / "long.json").write_text(json.dumps({"seconds": 3.0, "waited": 1.0}))
+    assert run._priority("long", deps, tmp_path, published) == 2.0  # its own last run, waiting left out
+
+
+def test_a_partial_run_after_an_interrupted_build_does_not_wait(tmp_path: Path, write_notebook) -> None:
+    """A killed build leaves "running" in the report; a later run of one chapter that reads
+    that chapter must not wait for it forever."""
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump({
+        "format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/one"}, {"file": "book/two"}]}))
+    write_notebook(tmp_path / "book" / "one.ipynb", "x = 1")
+    reads_one = 'from mnist_utils.results import load_metrics\nload_metrics("one")'
+    write_notebook(tmp_path / "book" / "two.ipynb", reads_one)
+    build = tmp_path / "_build"
+    build.mkdir()
+    (build / "report.json").write_text(json.dumps({"profile": "full", "chapters": {
+        "one": {"notebook": "book/one.ipynb", "status": "running"},
+        "two": {"notebook": "book/two.ipynb", "status": "pending"}}}))
+    args = ["two", "--root", str(tmp_path), "--build-dir", str(build), "--no-html", "--jobs", "2"]
+    assert run.main(args) == 0
+    report = json.loads((build / "report.json").read_text())
+    assert report["chapters"]["one"]["status"] == "interrupted"
+    assert report["chapters"]["two"]["status"] == "ok"
+
+
+def test_a_runner_error_releases_the_waiting_chapters(tmp_path: Path, write_notebook, monkeypatch) -> None:
+    """If the runner's loop fails, chapters waiting for others are told so and finish."""
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump({
+        "format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/one"}, {"file": "book/two"}]}))
+    write_notebook(tmp_path / "book" / "one.ipynb", "import time\ntime.sleep(6)")
+    reads_one = 'from mnist_utils.results import load_metrics\nload_metrics("one")'
+    write_notebook(tmp_path / "book" / "two.ipynb", reads_one)
+    build = tmp_path / "_build"
+    calls = {"n": 0}
+    real_wait = run.wait
+
+    def failing_wait(*a, **k):  # the loop breaks a few seconds in, with both chapters started
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise RuntimeError("runner bug")
+        return real_wait(*a, **k)
+
+    monkeypatch.setattr(run, "wait", failing_wait)
+    with pytest.raises(RuntimeError, match="runner bug"):
+        run.main(["--root", str(tmp_path), "--build-dir", str(build), "--no-html", "--jobs", "2"])
+    report = json.loads((build / "report.json").read_text())
+    assert {e["status"] for e in report["chapters"].values()} <= {"aborted", "ok"}

@@ -112,6 +112,29 @@ def environment() -> dict[str, str]:
             "device": pick_device().type}
 
 
+def own_key(
+    notebook: Path,
+    parameters: Mapping[str, Any],
+    package_dir: Path,
+    env: Mapping[str, str],
+) -> str:
+    """The part of a chapter's key that is its own: source, package modules, parameters, environment."""
+    source = notebook_source(notebook)
+    code = "\n".join(c["source"] for c in json.loads(source) if c["type"] == "code")
+    digest = hashlib.sha256()
+    digest.update(source.encode())
+    for path in module_closure(_imported_modules(code), package_dir):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for part in (parameters, env):
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def with_upstream(own: str, upstream: Mapping[str, str]) -> str:
+    """The whole key: the chapter's own part and the results it reads (chapter -> digest)."""
+    return hashlib.sha256((own + json.dumps(dict(upstream), sort_keys=True)).encode()).hexdigest()
+
+
 def chapter_key(
     notebook: Path,
     parameters: Mapping[str, Any],
@@ -120,12 +143,4 @@ def chapter_key(
     upstream: Mapping[str, str],
 ) -> str:
     """The cache key of one chapter's execution; ``upstream``: chapter -> results digest."""
-    source = notebook_source(notebook)
-    code = "\n".join(c["source"] for c in json.loads(source) if c["type"] == "code")
-    digest = hashlib.sha256()
-    digest.update(source.encode())
-    for path in module_closure(_imported_modules(code), package_dir):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for part in (parameters, env, upstream):
-        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
+    return with_upstream(own_key(notebook, parameters, package_dir, env), upstream)

@@ -84,8 +84,7 @@ def to_onnx(model: Any) -> bytes:
     """ONNX bytes of a page model, for one image (the page classifies one drawing at a time)."""
     import torch
 
-    # dynamo=False: the TorchScript-based exporter (torch >= 2.1; no onnxscript needed). Not
-    # under no_grad: there the transformer layers take a fused fast path ONNX has no operator for.
+    # dynamo=False: the TorchScript-based exporter (torch >= 2.1; no onnxscript needed).
     options = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     buffer = io.BytesIO()
     with warnings.catch_warnings():

@@ -5,7 +5,9 @@ package so that the scoreboard opened alone can show the published numbers) hold
 every declared metric of the last accepted full build, each with its tolerance from
 ``metrics.yml`` (accuracies only; seconds have none). A full build whose headline
 metric moves outside its tolerance, or disappears, fails with a table; running the
-build with ``--update-reference`` accepts the new numbers and rewrites the file.
+build with ``--update-reference`` accepts the new numbers and rewrites the file. The file
+also keeps what each chapter took in that build (``chapter_seconds``), by which the runner
+orders the chapters in a build folder that has no timings of its own yet (a fresh clone).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def reference_from(metrics: Metrics, seconds: Mapping[str, float] | None = None)
 
 
 def chapter_seconds(path: Path = REFERENCE) -> dict[str, float]:
-    """Each chapter's seconds in the last accepted full build ({} without a reference)."""
+    """Each chapter's seconds in the last accepted full build, waiting for other chapters
+    excluded ({} without a reference)."""
     return json.loads(path.read_text()).get("chapter_seconds", {}) if path.is_file() else {}
 
 
@@ -75,8 +78,8 @@ def check(build: Path, *, update: bool, path: Path = REFERENCE) -> bool:
     metrics = load_all_metrics(build)
     if update:
         report = json.loads((build / "report.json").read_text()) if (build / "report.json").is_file() else {}
-        seconds = {name: entry["seconds"] for name, entry in report.get("chapters", {}).items()
-                   if entry.get("seconds") is not None}
+        seconds = {name: round(entry["seconds"] - entry.get("waited", 0.0), 2)
+                   for name, entry in report.get("chapters", {}).items() if entry.get("seconds") is not None}
         write_json_atomic(path, reference_from(metrics, seconds))
         print(f"[run] reference rewritten: {path}", flush=True)
         return True

@@ -37,14 +37,22 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from mnist_utils.results import BUILD_DIR_ENV, CHAPTER_ENV, RUNNER_ENV, write_json_atomic
+from mnist_utils.results import (
+    BUILD_DIR_ENV,
+    CHAPTER_ENV,
+    RUNNER_ENV,
+    UNFINISHED,
+    WAITED,
+    WAITING,
+    write_json_atomic,
+)
 from mnist_utils.runtime import THREADS_ENV, available_cores
 from tools import cache, export, reference
 from tools.execute import execute_one
@@ -100,10 +108,12 @@ def execute_chapters(
     report_path = build / "report.json"
     kept: dict[str, Any] = {}
     if only and report_path.is_file():
-        # Re-running some chapters: keep the others' entries from the same profile's build.
+        # Re-running some chapters: keep the others' entries from the same profile's build
+        # (a chapter an interrupted build left "running" is not running any more).
         previous = json.loads(report_path.read_text())
         if previous.get("profile") == profile:
-            kept = previous.get("chapters", {})
+            kept = {name: {**e, "status": "interrupted"} if e.get("status") in UNFINISHED else e
+                    for name, e in previous.get("chapters", {}).items()}
     # One entry per chapter, in the table of contents' order.
     # "started" and "jobs": the scoreboard says how long the side-by-side build took.
     report: dict[str, Any] = {"profile": profile, "jobs": jobs, "started": time.time(), "chapters": {
@@ -112,43 +122,72 @@ def execute_chapters(
         if nb in chosen or nb.stem in kept
     }}
     write_json_atomic(report_path, report)
-    waiting_dir = build / "waiting"
-    shutil.rmtree(waiting_dir, ignore_errors=True)  # markers a killed build left behind
+    for folder in (WAITING, WAITED):
+        shutil.rmtree(build / folder, ignore_errors=True)  # left behind by a killed build
     environment = cache.environment()
     package_dir = Path(cache.__file__).resolve().parent.parent / cache.PACKAGE
     stems = [nb.stem for nb in notebooks]
     deps = {nb.stem: cache.chapter_dependencies((root / nb).read_text(), stems[: stems.index(nb.stem)])
             for nb in chosen}
     parameters = {nb.stem: profile_parameters(root, nb.stem, profile) for nb in chosen}
-    split_threads = jobs > 1 and THREADS_ENV not in env  # else every chapter keeps the user's setting
-    pending = sorted(chosen, key=lambda nb: -_priority(nb.stem, deps, build))
+    user_threads = env.get(THREADS_ENV, "").strip()
+    split_threads = jobs > 1 and not user_threads  # else every chapter keeps the user's setting
+    published = reference.chapter_seconds()
+    pending = sorted(chosen, key=lambda nb: -_priority(nb.stem, deps, build, published))
     unfinished = {nb.stem for nb in chosen}
     running: dict[Future, Path] = {}
-    threads_of: dict[str, str] = {}
+    threads_of: dict[str, int | None] = {}
+    own_at_start: dict[str, str] = {}  # each executed chapter's own key, as its inputs were when it started
 
     def stamp_of(nb: Path) -> dict[str, Any]:
         stamp = build / "cache" / f"{nb.stem}.json"
         return json.loads(stamp.read_text()) if stamp.is_file() else {}
 
-    @functools.cache
-    def own_key(nb: Path) -> str:  # the key without the upstream results: fixed during a build
-        return cache.chapter_key(root / nb, parameters[nb.stem], package_dir, environment, {})
+    def own_key(nb: Path) -> str:
+        return cache.own_key(root / nb, parameters[nb.stem], package_dir, environment)
 
-    def key_of(nb: Path) -> str:
-        upstream = {dep: cache.results_digest(build, dep) for dep in deps[nb.stem]}
-        return cache.chapter_key(root / nb, parameters[nb.stem], package_dir, environment, upstream)
+    def upstream(nb: Path) -> dict[str, str]:
+        return {dep: cache.results_digest(build, dep) for dep in deps[nb.stem]}
+
+    @functools.cache
+    def changed(nb: Path) -> bool:
+        """Must run again whatever the results it reads (checked once, before it starts)."""
+        return force or not (build / "executed" / nb).is_file() or stamp_of(nb).get("own") != own_key(nb)
 
     def ready(nb: Path) -> bool:
         if not any(dep in unfinished for dep in deps[nb.stem]):
             return True
-        # Early start: only for a chapter that runs again whatever its upstream chapters give.
-        return jobs > 1 and (force or not (build / "executed" / nb).is_file()
-                             or stamp_of(nb).get("own") != own_key(nb))
+        return jobs > 1 and changed(nb)  # early start: it waits where it reads the results
 
     def busy() -> int:
         """Running chapters that are not waiting for another chapter's results."""
-        waiting = {p.name for p in waiting_dir.glob("*")} if waiting_dir.is_dir() else set()
+        folder = build / WAITING
+        waiting = {p.name for p in folder.glob("*")} if folder.is_dir() else set()
         return sum(nb.stem not in waiting for nb in running.values())
+
+    def start(nb: Path, pool: ThreadPoolExecutor) -> None:
+        target = build / "executed" / nb
+        report["chapters"][nb.stem]["status"] = "running"
+        # Its results from an earlier run go: a chapter that reads them must get this run's,
+        # or none if it fails, never stale ones (and "Try the models" no stale model).
+        (build / "metrics" / f"{nb.stem}.json").unlink(missing_ok=True)
+        for folder in ("predictions", "models"):
+            shutil.rmtree(build / folder / nb.stem, ignore_errors=True)
+        own_at_start[nb.stem] = own_key(nb)
+        chapter_env = {**env, CHAPTER_ENV: nb.stem}
+        if split_threads:
+            # Chapters running side by side share the cores (oversubscribed threads slow small
+            # tensor operations badly); one that runs alone gets them all.
+            together = min(jobs, busy() + 1 + sum(map(ready, pending)))
+            threads = str(max(1, available_cores() // together))
+            chapter_env.update({THREADS_ENV: threads, "OMP_NUM_THREADS": threads})
+        given = chapter_env.get(THREADS_ENV, "").strip()
+        threads_of[nb.stem] = int(given) if given.isdigit() else None
+        awaited = [dep for dep in deps[nb.stem] if dep in unfinished]
+        early = f"; awaits {', '.join(awaited)} where it reads them" if awaited else ""
+        print(f"[run] {nb} ({profile}, {given or 'default'} threads{early})", flush=True)
+        future = pool.submit(execute_one, root, nb, target, parameters[nb.stem], chapter_env, kernel)
+        running[future] = nb
 
     def start_ready(pool: ThreadPoolExecutor) -> None:
         """Start (or reuse from the cache) chapters that may start, while cores are free."""
@@ -157,78 +196,78 @@ def execute_chapters(
             if nb is None:
                 return
             pending.remove(nb)
-            target = build / "executed" / nb
-            target.parent.mkdir(parents=True, exist_ok=True)
+            (build / "executed" / nb).parent.mkdir(parents=True, exist_ok=True)
             final = not any(dep in unfinished for dep in deps[nb.stem])
             previous = stamp_of(nb)
-            if final and not force and target.is_file() and previous.get("key") == key_of(nb):
+            if final and not force and (build / "executed" / nb).is_file() and \
+                    previous.get("key") == cache.with_upstream(own_key(nb), upstream(nb)):
                 report["chapters"][nb.stem] = {"notebook": str(nb), "status": "cached",
-                                               "seconds": previous["seconds"]}
+                                               "seconds": previous["seconds"],
+                                               "threads": previous.get("threads")}
                 unfinished.discard(nb.stem)
                 print(f"[run] {nb.stem}: cached (inputs unchanged; took {previous['seconds']:.1f} s)",
                       flush=True)
             else:
-                report["chapters"][nb.stem]["status"] = "running"
-                # Its results from an earlier run go: a chapter that reads them must get this
-                # run's, or none if it fails, never stale ones.
-                (build / "metrics" / f"{nb.stem}.json").unlink(missing_ok=True)
-                shutil.rmtree(build / "predictions" / nb.stem, ignore_errors=True)
-                chapter_env = {**env, CHAPTER_ENV: nb.stem}
-                if split_threads:
-                    # Chapters running side by side share the cores (oversubscribed threads
-                    # slow small tensor operations badly); one that runs alone gets them all.
-                    together = min(jobs, busy() + 1 + sum(map(ready, pending)))
-                    threads = str(max(1, available_cores() // together))
-                    chapter_env.update({THREADS_ENV: threads, "OMP_NUM_THREADS": threads})
-                early = "" if final else f"; awaits {', '.join(deps[nb.stem])} where it reads them"
-                if THREADS_ENV in chapter_env:
-                    threads_of[nb.stem] = chapter_env[THREADS_ENV]
-                print(f"[run] {nb} ({profile}, {chapter_env.get(THREADS_ENV, 'default')} threads{early})",
-                      flush=True)
-                future = pool.submit(execute_one, root, nb, target, parameters[nb.stem], chapter_env, kernel)
-                running[future] = nb
+                start(nb, pool)
             write_json_atomic(report_path, report)
 
+    def finish(future: Future) -> None:
+        nb = running.pop(future)
+        entry = future.result()
+        waited_file = build / WAITED / nb.stem
+        waited = float(waited_file.read_text()) if waited_file.is_file() else 0.0
+        # the thread count can change a result's last bits; the seconds waited are not work
+        entry.update(threads=threads_of.get(nb.stem), waited=round(waited, 2), finished=time.time())
+        report["chapters"][nb.stem] = entry
+        unfinished.discard(nb.stem)
+        stamp = build / "cache" / f"{nb.stem}.json"
+        if entry["status"] == "ok":
+            # Keyed on its inputs as they were when it started, and on the upstream results
+            # it read (final by now: it awaited them).
+            own = own_at_start[nb.stem]
+            write_json_atomic(stamp, {"key": cache.with_upstream(own, upstream(nb)), "own": own,
+                                      "seconds": entry["seconds"], "waited": entry["waited"],
+                                      "threads": entry["threads"]})
+        else:
+            stamp.unlink(missing_ok=True)  # a failed chapter is never reused
+        print(f"[run] {nb.stem}: {entry['status']} in {entry['seconds']:.1f} s"
+              + (f" ({waited:.1f} s of it waiting)" if waited else ""), flush=True)
+        write_json_atomic(report_path, report)
+
     with ThreadPoolExecutor(max_workers=len(chosen) or 1) as pool:
-        start_ready(pool)
-        while running:
-            # A short timeout: a chapter that starts waiting frees its core without finishing.
-            finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in finished:
-                nb = running.pop(future)
-                entry = future.result()
-                # results can differ in the last bits with the thread count: say what it was
-                entry["threads"] = int(threads_of[nb.stem]) if nb.stem in threads_of else None
-                entry["finished"] = time.time()
-                report["chapters"][nb.stem] = entry
-                unfinished.discard(nb.stem)
-                stamp = build / "cache" / f"{nb.stem}.json"
-                if entry["status"] == "ok":
-                    # Keyed on the upstream results it read: final by now, as it awaited them.
-                    write_json_atomic(stamp, {"key": key_of(nb), "own": own_key(nb),
-                                              "seconds": entry["seconds"]})
-                else:
-                    stamp.unlink(missing_ok=True)  # a failed chapter is never reused
-                print(f"[run] {nb.stem}: {entry['status']} in {entry['seconds']:.1f} s", flush=True)
-                write_json_atomic(report_path, report)
+        try:
             start_ready(pool)
+            while running:
+                # A short timeout: a chapter that starts waiting frees its core without finishing.
+                finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    finish(future)
+                start_ready(pool)
+        finally:
+            # Whatever stopped the loop: no chapter may wait for one that will never finish.
+            for name in unfinished:
+                report["chapters"][name]["status"] = "aborted"
+            if unfinished:
+                write_json_atomic(report_path, report)
     return report
 
 
-def _priority(stem: str, deps: dict[str, list[str]], build: Path) -> float:
-    """Seconds of the longest chain of chapters that waits on ``stem`` (from the last run's
-    seconds in this build folder, else the published full build's): the chapters on the
-    critical path start first."""
-    published = reference.chapter_seconds()
+def _priority(stem: str, deps: dict[str, list[str]], build: Path,
+              published: Mapping[str, float] | None = None) -> float:
+    """Seconds of the longest chain of chapters that waits on ``stem``, waiting excluded (from
+    the last run in this build folder, else the published full build's ``published``): the
+    chapters on the critical path start first."""
+    published = published or {}
 
     def seconds(name: str) -> float:
         stamp = build / "cache" / f"{name}.json"
         if stamp.is_file():
-            return json.loads(stamp.read_text()).get("seconds", 1.0)
+            entry = json.loads(stamp.read_text())
+            return entry.get("seconds", 1.0) - entry.get("waited", 0.0)
         return published.get(name, 1.0)
 
     after = [other for other, ds in deps.items() if stem in ds]
-    return seconds(stem) + max((_priority(o, deps, build) for o in after), default=0.0)
+    return seconds(stem) + max((_priority(o, deps, build, published) for o in after), default=0.0)
 
 
 def default_jobs() -> int:
@@ -266,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--jobs must be at least 1, got {jobs}")
         report = execute_chapters(args.root, args.build_dir, args.profile, args.chapters, force=args.force,
                                   jobs=jobs)
-        failed = [name for name, e in report["chapters"].items() if e["status"] not in ("ok", "cached")]
+        failed = [name for name, e in report["chapters"].items()  # of the chapters this run chose
+                  if (not args.chapters or name in args.chapters) and e["status"] not in ("ok", "cached")]
     if not args.no_html:
         export.export_step(args.build_dir)
         build_html(args.root, args.build_dir)
