@@ -137,16 +137,21 @@ def test_a_fresh_build_folder_orders_chapters_by_the_published_seconds(tmp_path:
     assert run._priority("long", deps, tmp_path, published) == 2.0  # its own last run, waiting left out
 
 
+def _one_and_a_reader(root: Path, write_notebook, first_code: str) -> None:
+    """A two-chapter book: "one" runs ``first_code``; "two" reads the results of "one"."""
+    (root / "book").mkdir()
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    (root / "_toc.yml").write_text(yaml.safe_dump({
+        "format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/one"}, {"file": "book/two"}]}))
+    write_notebook(root / "book" / "one.ipynb", first_code)
+    reads_one = 'from mnist_utils.results import load_metrics\nload_metrics("one")'
+    write_notebook(root / "book" / "two.ipynb", reads_one)
+
+
 def test_a_partial_run_after_an_interrupted_build_does_not_wait(tmp_path: Path, write_notebook) -> None:
     """A killed build leaves "running" in the report; a later run of one chapter that reads
     that chapter must not wait for it forever."""
-    (tmp_path / "book").mkdir()
-    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
-    (tmp_path / "_toc.yml").write_text(yaml.safe_dump({
-        "format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/one"}, {"file": "book/two"}]}))
-    write_notebook(tmp_path / "book" / "one.ipynb", "x = 1")
-    reads_one = 'from mnist_utils.results import load_metrics\nload_metrics("one")'
-    write_notebook(tmp_path / "book" / "two.ipynb", reads_one)
+    _one_and_a_reader(tmp_path, write_notebook, "x = 1")
     build = tmp_path / "_build"
     build.mkdir()
     (build / "report.json").write_text(json.dumps({"profile": "full", "chapters": {
@@ -161,13 +166,7 @@ def test_a_partial_run_after_an_interrupted_build_does_not_wait(tmp_path: Path, 
 
 def test_a_runner_error_releases_the_waiting_chapters(tmp_path: Path, write_notebook, monkeypatch) -> None:
     """If the runner's loop fails, chapters waiting for others are told so and finish."""
-    (tmp_path / "book").mkdir()
-    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
-    (tmp_path / "_toc.yml").write_text(yaml.safe_dump({
-        "format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/one"}, {"file": "book/two"}]}))
-    write_notebook(tmp_path / "book" / "one.ipynb", "import time\ntime.sleep(6)")
-    reads_one = 'from mnist_utils.results import load_metrics\nload_metrics("one")'
-    write_notebook(tmp_path / "book" / "two.ipynb", reads_one)
+    _one_and_a_reader(tmp_path, write_notebook, "import time\ntime.sleep(6)")
     build = tmp_path / "_build"
     calls = {"n": 0}
     real_wait = run.wait
