@@ -139,8 +139,11 @@ def execute_chapters(
     threads_of: dict[str, int | None] = {}
     own_at_start: dict[str, str] = {}  # each executed chapter's own key, as its inputs were when it started
 
+    def stamp_path(nb: Path) -> Path:
+        return build / "cache" / f"{nb.stem}.json"
+
     def stamp_of(nb: Path) -> dict[str, Any]:
-        stamp = build / "cache" / f"{nb.stem}.json"
+        stamp = stamp_path(nb)
         return json.loads(stamp.read_text()) if stamp.is_file() else {}
 
     def own_key(nb: Path) -> str:
@@ -196,10 +199,11 @@ def execute_chapters(
             if nb is None:
                 return
             pending.remove(nb)
-            (build / "executed" / nb).parent.mkdir(parents=True, exist_ok=True)
+            target = build / "executed" / nb
+            target.parent.mkdir(parents=True, exist_ok=True)
             final = not any(dep in unfinished for dep in deps[nb.stem])
             previous = stamp_of(nb)
-            if final and not force and (build / "executed" / nb).is_file() and \
+            if final and not force and target.is_file() and \
                     previous.get("key") == cache.with_upstream(own_key(nb), upstream(nb)):
                 report["chapters"][nb.stem] = {"notebook": str(nb), "status": "cached",
                                                "seconds": previous["seconds"],
@@ -220,7 +224,7 @@ def execute_chapters(
         entry.update(threads=threads_of.get(nb.stem), waited=round(waited, 2), finished=time.time())
         report["chapters"][nb.stem] = entry
         unfinished.discard(nb.stem)
-        stamp = build / "cache" / f"{nb.stem}.json"
+        stamp = stamp_path(nb)
         if entry["status"] == "ok":
             # Keyed on its inputs as they were when it started, and on the upstream results
             # it read (final by now: it awaited them).
