@@ -4,6 +4,9 @@
 * ``say`` displays a sentence (Markdown) that a chapter generated from its numbers, so
   the words can never contradict the results they describe.
 * ``join_names`` writes a list in prose ("a, b and c") for generated sentences.
+* ``glue_words`` hands a verdict word or phrase to the prose ("more accurate",
+  "within noise"), chosen by the chapter's statistics in a hidden cell, so a typed
+  sentence around it cannot contradict the run.
 * ``glue`` hands a number to the prose: a Markdown cell writes ``{glue:text}`name:.2%```
   and the book prints the value from this run. It uses MyST-NB's own ``glue`` when the
   book's tools are installed, and the same output format otherwise (in Colab, where
@@ -46,6 +49,24 @@ def glue(name: str, value: Any, *, display: bool = False) -> Any:
     else:
         myst_glue(name, value, display=display)
     return value
+
+
+class Words:
+    """Text for a ``{glue:text}`` role, shown without the quotes of a string's repr."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+
+def glue_words(name: str, text: str) -> str:
+    """Glue a verdict word or phrase for ``{glue:text}`name``` in the prose; return it."""
+    glue(name, Words(text))
+    return text
 
 
 def join_names(items: Iterable[str]) -> str:

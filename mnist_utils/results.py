@@ -122,6 +122,19 @@ def save_metrics(
     write_json_atomic(build_dir() / "metrics" / f"{chapter}.json", clean)
 
 
+def save_claims(chapter: str, verdicts: Sequence[Mapping[str, Any]]) -> None:
+    """Save ``chapter``'s judged claims (``claims.check_claims``) for the scoreboard."""
+    write_json_atomic(build_dir() / "claims" / f"{chapter}.json", list(verdicts))
+
+
+def load_all_claims(build: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every chapter's judged claims in ``build`` (default: this build folder)."""
+    if build is None:
+        await_chapters()
+    folder = (build or build_dir()) / "claims"
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
 def _runner_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -50,12 +50,17 @@ def execute_one(root: Path, nb: Path, target: Path, parameters: dict[str, Any], 
         entry.update(_failure_details(target, root / nb, result.stderr))
     entry["seconds"] = round(time.perf_counter() - start, 2)
     if target.is_file():
-        hide_injected_parameters(target)
+        tidy_executed(target, keep_stderr=bool(result.returncode))
     return entry
 
 
-def hide_injected_parameters(notebook: Path) -> None:
-    """Tag papermill's injected-parameters cell ``remove-cell`` so the book hides it."""
+def tidy_executed(notebook: Path, keep_stderr: bool = False) -> None:
+    """Make the executed copy fit to read and download.
+
+    Papermill's injected-parameters cell is tagged ``remove-cell`` so the book hides it;
+    stderr (library warnings naming temporary paths, the runner's waiting messages) is
+    dropped, except from a chapter that failed, whose stderr says why.
+    """
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
@@ -63,4 +68,7 @@ def hide_injected_parameters(notebook: Path) -> None:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
+        if cell.cell_type == "code" and not keep_stderr:
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     nbformat.write(nb, notebook)

@@ -44,6 +44,7 @@ from typing import Any
 
 import yaml
 
+from mnist_utils.claims import PROFILE_ENV
 from mnist_utils.results import (
     BUILD_DIR_ENV,
     CHAPTER_ENV,
@@ -104,6 +105,8 @@ def execute_chapters(
     env = dict(os.environ)
     env[BUILD_DIR_ENV] = str(build.resolve())
     env[RUNNER_ENV] = str(os.getpid())
+    env[PROFILE_ENV] = profile  # a claim the run contradicts fails a full build (mnist_utils.claims)
+    env["TQDM_DISABLE"] = "1"  # progress bars are for people watching, not for the executed book
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     report_path = build / "report.json"
     kept: dict[str, Any] = {}
@@ -174,6 +177,7 @@ def execute_chapters(
         # Its results from an earlier run go: a chapter that reads them must get this run's,
         # or none if it fails, never stale ones (and "Try the models" no stale model).
         (build / "metrics" / f"{nb.stem}.json").unlink(missing_ok=True)
+        (build / "claims" / f"{nb.stem}.json").unlink(missing_ok=True)
         for folder in ("predictions", "models"):
             shutil.rmtree(build / folder / nb.stem, ignore_errors=True)
         own_at_start[nb.stem] = own_key(nb)
