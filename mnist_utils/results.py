@@ -55,6 +55,11 @@ def declared_metrics() -> dict[str, dict[str, dict[str, Any]]]:
     return yaml.safe_load(text)
 
 
+def assignment_figure(chapter: str, key: str) -> float | None:
+    """The accuracy the source assignment reported for this row of the scoreboard, if any."""
+    return (declared_metrics().get(chapter, {}).get(key, {}).get("board") or {}).get("seed")
+
+
 def write_json_atomic(path: Path, payload: Any) -> None:
     """Write JSON through a temporary file, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -198,6 +198,18 @@ def test_chapter_page(browser, site: str, chapter: str) -> None:
     page.close()
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_code_cells_fit_the_page(browser, site: str, chapter: str) -> None:
+    """At a 1280-px-wide window no visible code cell scrolls sideways (issue: lines cut off)."""
+    visit = _open(browser, site, chapter)
+    wide = visit.page.evaluate(
+        "Array.from(document.querySelectorAll('.cell_input pre'))"
+        ".filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)"
+        ".map(e => e.innerText.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''))")
+    visit.page.close()
+    assert not wide, f"{chapter}: code cells wider than the page at 1280 px; longest lines: {wide}"
+
+
 @pytest.mark.parametrize("path", ["book/intro.html", "book/notation.html", "book/references.html",
                                   "search.html", "genindex.html"])
 def test_other_page(browser, site: str, path: str) -> None:
