@@ -98,6 +98,19 @@ def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
     return McNemar(only_a, only_b, float(p))
 
 
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm-adjusted p-values of a family of tests (statsmodels' ``multipletests``).
+
+    Testing m differences at level ``ALPHA`` each would expect m * ALPHA false alarms if
+    nothing differed; comparing the adjusted p-values with ``ALPHA`` keeps the chance of
+    *any* false claim in the family below ``ALPHA``, however the tests depend on each other.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p_values, dtype=float)
+    return multipletests(p, alpha=ALPHA, method="holm")[1] if p.size else p
+
+
 def pct(x: float, digits: int = 2) -> str:
     """0.98341 -> '98.34%'."""
     return f"{100 * x:.{digits}f}%"

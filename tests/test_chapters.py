@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from mnist_utils.claims import declared_claims
 from mnist_utils.results import declared_metrics
 from tools import run
 
@@ -41,6 +42,9 @@ def test_every_chapter_runs_in_the_smoke_profile(offline_copy: Path) -> None:
             assert (SMOKE_DIR / "predictions" / chapter / f"{key}.npy").is_file(), (chapter, key)
     assert json.loads((SMOKE_DIR / "metrics" / "05_pytorch.json").read_text())[
         "max_abs_weight_diff"] < 1e-5
+    for chapter, claims in declared_claims().items():  # every chapter judged every claim it declares
+        judged = json.loads((SMOKE_DIR / "claims" / f"{chapter}.json").read_text())
+        assert [v["id"] for v in judged] == [c.id for c in claims], chapter
 
 
 @pytest.mark.chapters

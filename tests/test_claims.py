@@ -61,3 +61,34 @@ def test_a_contradicted_claim_only_warns_outside_the_full_build(tmp_path: Path, 
     monkeypatch.setenv(claims.PROFILE_ENV, "full")
     with pytest.raises(ClaimError):
         check_claims("ch", {"a": 0.9, "b": 0.8}, claims=FORCED_FALSE)
+
+
+def test_the_runner_fails_a_full_build_on_a_contradicted_claim_and_notes_it_in_smoke(
+        tmp_path: Path, write_notebook) -> None:
+    """Both ways, through the book's runner: a claim forced false fails the full profile,
+    naming the claim and its numbers; the smoke profile passes and shows the note."""
+    import nbformat
+    import yaml
+
+    from tools import run
+
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump({
+        "format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/ch"}]}))
+    write_notebook(tmp_path / "book" / "ch.ipynb", "a, b = 0.9, 0.8", (
+        "from mnist_utils.claims import Claim, check_claims\n"
+        "claims = [Claim('ch', 'bad', 'B beats A.', 'b > a')]\n"
+        "check_claims('ch', {'a': a, 'b': b}, claims=claims);"))
+    for profile, expected in (("full", 1), ("smoke", 0)):
+        build = tmp_path / f"_build_{profile}"
+        args = ["--root", str(tmp_path), "--build-dir", str(build), "--no-html", "--profile", profile]
+        assert run.main(args) == expected, profile
+        entry = json.loads((build / "report.json").read_text())["chapters"]["ch"]
+        executed = nbformat.read(build / "executed" / "book" / "ch.ipynb", as_version=4)
+        outputs = json.dumps([o for c in executed.cells for o in c.get("outputs", [])])
+        if profile == "full":
+            assert entry["status"] == "failed"
+            assert all(s in entry["error"] for s in ("ch/bad", "B beats A.", "b = 0.8"))
+        else:
+            assert entry["status"] == "ok" and "This run differs from the book" in outputs

@@ -88,3 +88,12 @@ def test_join_names_writes_a_list_in_prose() -> None:
     assert join_names(["a"]) == "a"
     assert join_names(iter(["a", "b"])) == "a and b"
     assert join_names(["a", "b", "c"]) == "a, b and c"
+
+
+def test_holm_adjusts_like_the_textbook_procedure() -> None:
+    from mnist_utils.stats import holm
+
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 -> 0.02, 0.03, 0.06, 0.04 -> running max 0.06
+    np.testing.assert_allclose(holm(p), [0.03, 0.06, 0.06, 0.02])
+    assert holm([]).size == 0
