@@ -14,7 +14,7 @@ seeds, same machine: the same run, to the last bit on a CPU.
 
 from __future__ import annotations
 
-import math
+import functools
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from mnist_utils.augment import random_offsets, shift_images
 from mnist_utils.history import History
+from mnist_utils.optimizers import lr_factor
 from mnist_utils.params import ParameterError
 from mnist_utils.sampling import make_generator, minibatches
 
@@ -89,16 +90,8 @@ def make_scheduler(
     """Per-step learning-rate factor: linear warm-up, then constant or cosine decay to 0."""
     total = config.epochs * steps_per_epoch
     warmup = int(config.warmup_epochs * steps_per_epoch)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        if config.schedule == "constant":
-            return 1.0
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, functools.partial(lr_factor, total=total, warmup=warmup, schedule=config.schedule))
 
 
 def train_one_epoch(
