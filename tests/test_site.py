@@ -1,7 +1,8 @@
 """The built site in a real browser, and reproducibility of the smoke build.
 
-Run after the book is built (``.ci/run`` does: ``pytest -m site``). Chromium comes from
-Debian (``/usr/bin/chromium``), driven by Playwright. The site must be complete offline: a
+Run after the book is built (``.ci/run`` does: ``pytest -m site``). Chromium is the first
+found of ``MNIST_CHROMIUM``, ``chromium``/``chromium-browser``/``google-chrome`` on the PATH and
+Playwright's own (``playwright install chromium``), driven by Playwright. The site must be complete offline: a
 request to any host but the site's own is blocked and fails the test, and so does any
 console error. On every page whose source has maths, MathJax (served from the site's
 ``_static/mathjax``, see ``tools/vendor.py``) must have typeset all of it. On "Try the
@@ -16,6 +17,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from tools.toc import chapter_notebooks, toc_documents
 REPO = Path(__file__).resolve().parent.parent
 # `make site-test` checks the full build; CI points MNIST_SITE_DIR at the smoke build.
 HTML = Path(os.environ.get("MNIST_SITE_DIR", REPO / "_build" / "html"))
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHAPTERS = [nb.with_suffix(".html").as_posix() for nb in chapter_notebooks(REPO)]
 # MyST maths in a source: $...$, $$...$$, \(...\), \[...\], {math}, \begin{...}
 MATHS = re.compile(r"\$\$|(?<![\\$])\$[^\s$][^$\n]*?(?<![\s\\])\$|\\\(|\\\[|\{math\}|\\begin\{")
@@ -67,15 +69,33 @@ def site() -> Iterator[str]:
     server.shutdown()
 
 
+def find_chromium(playwright=None) -> str:
+    """The Chromium to drive; a clear failure naming the ways to get one when there is none."""
+    explicit = os.environ.get("MNIST_CHROMIUM")
+    if explicit:
+        if not Path(explicit).is_file():
+            pytest.fail(f"MNIST_CHROMIUM={explicit} is not a file", pytrace=False)
+        return explicit
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    if playwright is not None:
+        bundled = playwright.chromium.executable_path
+        if bundled and Path(bundled).is_file():
+            return bundled
+    pytest.fail("no Chromium found for the site tests: install one on the PATH (Debian/Ubuntu: "
+                "apt-get install chromium; macOS: brew install --cask chromium), or Playwright's "
+                "(.venv/bin/playwright install chromium), or set MNIST_CHROMIUM to its path", pytrace=False)
+
+
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("install Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
+            executable_path=find_chromium(p),
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )
