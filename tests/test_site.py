@@ -278,7 +278,8 @@ def test_page_is_accessible(browser, site: str, axe_source: str, path: str) -> N
 def test_the_audit_catches_an_unlabelled_button(browser, site: str, axe_source: str) -> None:
     """The audit can fail: a built page with an icon-only button that has no accessible name."""
     path = "book/intro.html"
-    visit = _open(browser, site, path, rewrite=(r"<body([^>]*)>", r'<body\1><button class="x"><i></i></button>'))
+    unlabelled = (r"<body([^>]*)>", r'<body\1><button class="x"><i></i></button>')
+    visit = _open(browser, site, path, rewrite=unlabelled)
     ids = {v["id"] for v in axe_violations(visit.page, axe_source) if v["impact"] in AXE_BLOCKING}
     visit.page.close()
     assert "button-name" in ids, ids
