@@ -9,9 +9,12 @@ SITE ?= _build/html
 
 setup: $(STAMP)  ## virtual environment with the pinned requirements and the package
 
-$(STAMP): requirements.txt pyproject.toml
+# The Python floor is pyproject.toml's requires-python (tools/check_python.py says so clearly);
+# constraints.txt locks everything requirements.txt pulls in (regenerate: tools/lock.sh).
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	$(PYTHON) tools/check_python.py
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	$(PY) -m pip install --quiet --no-deps --editable .
 	touch $(STAMP)
 
@@ -27,8 +30,9 @@ html: setup  ## rebuild the HTML from the executed chapters only
 test: setup lint  ## unit tests, every chapter in the smoke profile, the smoke book's HTML
 	$(PY) -m pytest -m "not site"
 
-lint: setup
+lint: setup  ## ruff, and zizmor's audit of the GitHub workflows (offline: no API calls)
 	$(PY) -m ruff check .
+	$(VENV)/bin/zizmor --offline --no-progress .github/workflows
 
 site-test: setup  ## the built site in Chromium (SITE=_build/html after `make book`)
 	MNIST_SITE_DIR=$(SITE) $(PY) -m pytest -m site

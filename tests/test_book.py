@@ -70,9 +70,16 @@ def test_toc_lists_every_chapter_in_order() -> None:
 def test_config_and_package_agree_on_the_repository() -> None:
     assert CONFIG["execute"]["execute_notebooks"] == "off"
     assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
-    pyproject = (REPO / "pyproject.toml").read_text()
-    assert CONFIG["repository"]["url"] in pyproject
-    assert CONFIG["repository"]["url"] in (REPO / "README.md").read_text()
+    # the repository is named once, in _config.yml; every other mention is that URL
+    url = CONFIG["repository"]["url"].rstrip("/")
+    github = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+")
+    for path in (REPO / "pyproject.toml", REPO / "README.md"):
+        found = {m.rstrip(".") for m in github.findall(path.read_text())}
+        assert found == {url}, f"{path.name} names {found}, _config.yml {url}"
+    pages = re.compile(r"https://([\w-]+)\.github\.io/([\w.-]+)/")
+    owner, name = url.split("/")[-2:]
+    for site in pages.findall((REPO / "README.md").read_text()):
+        assert site == (owner, name), site
 
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -80,6 +87,8 @@ WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 WRITE_PERMISSIONS = {
     ("book.yml", "deploy"): {"pages": "write", "id-token": "write"},
     ("colab.yml", "issue"): {"issues": "write"},
+    ("colab.yml", "close"): {"issues": "write"},
+    ("release.yml", "publish"): {"contents": "write"},
 }
 PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s*[\w.-]+/[\w./-]+@[0-9a-f]{40}\s+#\s*v\d[\w.]*\s*$")
 
@@ -91,7 +100,7 @@ def _workflow(path: Path) -> dict:
 
 
 def test_every_workflow_is_checked() -> None:
-    assert {p.name for p in WORKFLOWS} >= {"book.yml", "colab.yml"}
+    assert {p.name for p in WORKFLOWS} >= {"book.yml", "colab.yml", "release.yml"}
     for name, job in WRITE_PERMISSIONS:
         assert job in _workflow(REPO / ".github" / "workflows" / name)["jobs"], (name, job)
 
@@ -118,6 +127,71 @@ def test_workflow_is_valid_pinned_and_least_privilege(path: Path) -> None:
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _python_floor() -> str:
+    from tools.check_python import floor
+
+    return ".".join(map(str, floor()))
+
+
+def test_the_python_floor_is_stated_once_and_used_everywhere() -> None:
+    floor = _python_floor()
+    assert tuple(map(int, floor.split("."))) >= (3, 11), "the pinned numpy, pandas and scipy need 3.11"
+    for path in WORKFLOWS:
+        for job in _workflow(path)["jobs"].values():
+            for step in job.get("steps", []):
+                if "setup-python" in step.get("uses", ""):
+                    assert str(step["with"]["python-version"]) == floor, (path.name, step)
+    assert "tools/check_python.py" in (REPO / "Makefile").read_text()
+    assert f"Python {floor}+" in (REPO / "README.md").read_text()
+
+
+def test_workflows_as_github_runs_them() -> None:
+    book = _workflow(REPO / ".github" / "workflows" / "book.yml")
+    # torch's CPU wheels on the CPU runners, from the workflow only (local installs unchanged)
+    assert book["env"]["PIP_EXTRA_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
+    assert "download.pytorch.org" not in (REPO / "requirements.txt").read_text()
+    # deploy only from main, never cancelled half-way, after configure-pages
+    deploy = book["jobs"]["deploy"]
+    assert "github.ref == 'refs/heads/main'" in deploy["if"]
+    assert deploy["concurrency"]["cancel-in-progress"] is False
+    assert "pull_request" in str(book["concurrency"]["cancel-in-progress"])
+    assert any("configure-pages" in s.get("uses", "") for s in deploy["steps"])
+    for path in WORKFLOWS:
+        for job in _workflow(path)["jobs"].values():
+            for step in job.get("steps", []):
+                if "actions/checkout" in step.get("uses", ""):
+                    assert step["with"]["persist-credentials"] is False, path.name
+                if "setup-python" in step.get("uses", "") and "cache" in step.get("with", {}):
+                    assert "constraints.txt" in step["with"]["cache-dependency-path"]
+    # the lock is what `make setup` (and so .ci/run) installs with
+    makefile = (REPO / "Makefile").read_text()
+    assert "-r requirements.txt -c constraints.txt" in makefile
+    assert "zizmor" in makefile
+    # a hung chapter in the Colab job is killed and fails its step; a pass closes the issue
+    colab = _workflow(REPO / ".github" / "workflows" / "colab.yml")
+    runs = "\n".join(str(step.get("run", "")) for step in colab["jobs"]["smoke"]["steps"])
+    assert "--kill-after" in runs and "--init" in runs
+    assert colab["jobs"]["close"]["if"] == "success()"
+
+
+def test_the_lock_pins_the_requirements_and_the_documentation_stack() -> None:
+    def pins(path: Path) -> dict[str, str]:
+        out = {}
+        for line in path.read_text().splitlines():
+            line = line.split("#")[0].split(";")[0].strip()
+            if "==" in line:
+                name, version = line.split("==")
+                out[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
+        return out
+
+    direct, lock = pins(REPO / "requirements.txt"), pins(REPO / "constraints.txt")
+    assert {k: lock.get(k) for k in direct} == direct, "regenerate constraints.txt with tools/lock.sh"
+    for name in ("sphinx", "myst-nb", "myst-parser", "sphinx-book-theme", "pydata-sphinx-theme",
+                 "docutils", "sphinxcontrib-bibtex", "sphinx-design"):
+        assert name in lock, name
+    assert "tools/lock.sh" in (REPO / "README.md").read_text()
 
 
 def test_book_workflow_runs_ci_with_a_checksummed_mnist_cache() -> None:

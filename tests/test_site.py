@@ -1,7 +1,8 @@
 """The built site in a real browser, and reproducibility of the smoke build.
 
-Run after the book is built (``.ci/run`` does: ``pytest -m site``). Chromium comes from
-Debian (``/usr/bin/chromium``), driven by Playwright. The site must be complete offline: a
+Run after the book is built (``.ci/run`` does: ``pytest -m site``). Chromium is the first
+found of ``MNIST_CHROMIUM``, ``chromium``/``chromium-browser``/``google-chrome`` on the PATH and
+Playwright's own (``playwright install chromium``), driven by Playwright. The site must be complete offline: a
 request to any host but the site's own is blocked and fails the test, and so does any
 console error. On every page whose source has maths, MathJax (served from the site's
 ``_static/mathjax``, see ``tools/vendor.py``) must have typeset all of it. On "Try the
@@ -16,6 +17,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from tools.toc import chapter_notebooks, toc_documents
 REPO = Path(__file__).resolve().parent.parent
 # `make site-test` checks the full build; CI points MNIST_SITE_DIR at the smoke build.
 HTML = Path(os.environ.get("MNIST_SITE_DIR", REPO / "_build" / "html"))
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHAPTERS = [nb.with_suffix(".html").as_posix() for nb in chapter_notebooks(REPO)]
 # MyST maths in a source: $...$, $$...$$, \(...\), \[...\], {math}, \begin{...}
 MATHS = re.compile(r"\$\$|(?<![\\$])\$[^\s$][^$\n]*?(?<![\s\\])\$|\\\(|\\\[|\{math\}|\\begin\{")
@@ -67,15 +69,33 @@ def site() -> Iterator[str]:
     server.shutdown()
 
 
+def find_chromium(playwright=None) -> str:
+    """The Chromium to drive; a clear failure naming the ways to get one when there is none."""
+    explicit = os.environ.get("MNIST_CHROMIUM")
+    if explicit:
+        if not Path(explicit).is_file():
+            pytest.fail(f"MNIST_CHROMIUM={explicit} is not a file", pytrace=False)
+        return explicit
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    if playwright is not None:
+        bundled = playwright.chromium.executable_path
+        if bundled and Path(bundled).is_file():
+            return bundled
+    pytest.fail("no Chromium found for the site tests: install one on the PATH (Debian/Ubuntu: "
+                "apt-get install chromium; macOS: brew install --cask chromium), or Playwright's "
+                "(.venv/bin/playwright install chromium), or set MNIST_CHROMIUM to its path", pytrace=False)
+
+
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("install Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
+            executable_path=find_chromium(p),
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )
@@ -221,6 +241,62 @@ def test_other_page(browser, site: str, path: str) -> None:
     visit.page.close()
 
 
+# The accessibility audit: axe-core (pinned in tools/vendor.py, installed from npm like MathJax)
+# with the WCAG 2.0/2.1 A and AA rules, on every page of the site. No critical or serious
+# violation may remain; moderate and minor ones are printed (and listed in the README).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_BLOCKING = ("critical", "serious")
+
+
+def _site_pages() -> list[str]:
+    docs = [f"{doc}.html" for doc in toc_documents(REPO / "_toc.yml")]
+    return [*docs, "search.html", "genindex.html"]
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    from tools.vendor import axe_script
+
+    return axe_script().read_text()
+
+
+def axe_violations(page, axe_source: str) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.1 A/AA violations on the open page (impact, rule, nodes)."""
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate(
+        "async (tags) => { const r = await axe.run(document, {runOnly: {type: 'tag', values: tags},"
+        " resultTypes: ['violations']});"
+        " return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5), count: v.nodes.length})); }",
+        AXE_TAGS)
+    return result
+
+
+@pytest.mark.parametrize("path", _site_pages())
+def test_page_is_accessible(browser, site: str, axe_source: str, path: str) -> None:
+    visit = _open(browser, site, path)
+    if path == TRY_PAGE and (HTML / "_static" / "try" / "models" / "manifest.json").is_file():
+        visit.page.wait_for_function(
+            "document.getElementById('try-app').dataset.state !== 'loading'", timeout=120_000)
+    violations = axe_violations(visit.page, axe_source)
+    visit.page.close()
+    for v in violations:
+        if v["impact"] not in AXE_BLOCKING:
+            print(f"{path}: {v['impact']} {v['id']} ({v['count']}): {v['help']} {v['nodes']}")
+    blocking = [v for v in violations if v["impact"] in AXE_BLOCKING]
+    assert not blocking, f"{path}: accessibility violations (axe-core {AXE_TAGS}): {blocking}"
+
+
+def test_the_audit_catches_an_unlabelled_button(browser, site: str, axe_source: str) -> None:
+    """The audit can fail: a built page with an icon-only button that has no accessible name."""
+    path = "book/intro.html"
+    unlabelled = (r"<body([^>]*)>", r'<body\1><button class="x"><i></i></button>')
+    visit = _open(browser, site, path, rewrite=unlabelled)
+    ids = {v["id"] for v in axe_violations(visit.page, axe_source) if v["impact"] in AXE_BLOCKING}
+    visit.page.close()
+    assert "button-name" in ids, ids
+
+
 def test_the_checks_catch_maths_from_a_cdn(browser, site: str) -> None:
     """The checks above can fail: a built page pointed back at MathJax's CDN, as the site
     was before MathJax came with it, requests another host and shows raw TeX (offline)."""
@@ -312,6 +388,12 @@ def test_try_the_models_classifies_drawings_and_agrees_with_pytorch(browser, sit
             worst = max(abs(a - b) for a, b in zip(got, expected))
             assert worst <= 1e-4, f"{model} on test image {example['index']}: off PyTorch by {worst:.2e}"
             assert got.index(max(got)) == expected.index(max(expected)), (model, example["index"])
+    # without a mouse: Tab to a test image's button, Enter classifies it
+    first = manifest["examples"][0]
+    assert buttons.nth(0).get_attribute("aria-label").startswith(f"Classify test image {first['index']}")
+    probs = _classified(page, lambda: (buttons.nth(0).focus(), page.keyboard.press("Enter")),
+                        f"example:{first['index']}")
+    assert set(probs) == ids
     assert not visit.blocked, f"{TRY_PAGE} requested other hosts (the site must be complete): {visit.blocked}"
     assert not visit.errors, f"console errors on {TRY_PAGE}: {visit.errors}"
     page.close()

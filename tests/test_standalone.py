@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -46,11 +47,6 @@ import yaml
 from mnist_utils.data import CACHE_DIR_ENV, DATA_DIR_ENV
 from mnist_utils.results import BUILD_DIR_ENV
 from tools import run
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    tomllib = pytest.importorskip("tomli")
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = run.chapter_notebooks(REPO)
@@ -180,11 +176,15 @@ def colab_like(offline_copy: Path, tmp_path_factory: pytest.TempPathFactory):
     subprocess.run([base, "-m", "venv", venv], check=True)
     python = venv / "bin" / "python"
     steps = [
-        [python, "-m", "pip", "install", "--quiet", "--no-compile", "-r", scripts / "requirements.txt"],
+        [python, "-m", "pip", "install", "--quiet", "--no-compile", "-r", scripts / "requirements.txt",
+         "-c", REPO / "constraints.txt"],
         [python, "-m", "ipykernel", "install", "--prefix", venv, "--name", KERNEL],
     ]
+    # The pinned requirements may come from pip's cache (torch is large); only the course package,
+    # installed later by the chapter's own cell, must not (PIP_NO_CACHE_DIR above).
+    setup_env = {k: v for k, v in env.items() if k != "PIP_NO_CACHE_DIR"}
     for cmd in steps:
-        result = subprocess.run(cmd, cwd=scripts, env=env, capture_output=True, text=True)
+        result = subprocess.run(cmd, cwd=scripts, env=setup_env, capture_output=True, text=True)
         assert result.returncode == 0, f"{cmd}: {result.stderr[-4000:]}"
     print(f"\nfresh environment in {time.perf_counter() - start:.0f} s")
     colab = ColabLike(venv, python, env, scripts)

@@ -38,9 +38,14 @@ MATHJAX_PARTS = (MATHJAX_ENTRY, "es5/input/tex/extensions", "es5/output/chtml/fo
 ORT_VERSION = "1.30.0"
 ORT_SCRIPT, ORT_GLUE, ORT_WASM = ("dist/ort.wasm.min.js", "dist/ort-wasm-simd-threaded.mjs",
                                   "dist/ort-wasm-simd-threaded.wasm")
+# axe-core, for the site tests only (never published): the accessibility audit of every page
+# in Chromium (tests/test_site.py injects axe.min.js and runs the WCAG 2.1 A/AA rules).
+AXE_VERSION = "4.14.1"
+AXE_SCRIPT = "axe.min.js"
 PACKAGES = {  # npm name -> (version, the parts the site needs, its name, what the site uses it for)
     "mathjax": (MATHJAX_VERSION, MATHJAX_PARTS, "MathJax", "the book's maths"),
     "onnxruntime-web": (ORT_VERSION, (ORT_SCRIPT, ORT_GLUE, ORT_WASM), "onnxruntime-web", "the models' page"),
+    "axe-core": (AXE_VERSION, (AXE_SCRIPT, "LICENSE"), "axe-core", "the site tests' accessibility audit"),
 }
 # the staged folder _config.yml lists in html_static_path; its contents land in _static/
 STATIC_DIR = "_vendor"
@@ -96,6 +101,11 @@ def install_npm(name: str, cache: Path = VENDOR_DIR, npm: str | None = None) -> 
         shutil.rmtree(home)
     tmp.rename(home)
     return package
+
+
+def axe_script(cache: Path = VENDOR_DIR, npm: str | None = None) -> Path:
+    """The pinned axe-core's ``axe.min.js`` (installed from npm on first use), for the site tests."""
+    return install_npm("axe-core", cache, npm) / AXE_SCRIPT
 
 
 def install_mathjax(cache: Path = VENDOR_DIR, npm: str | None = None) -> Path:

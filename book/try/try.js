@@ -229,7 +229,8 @@
     button.type = 'button';
     button.className = 'try-example';
     button.dataset.index = String(example.index);
-    const label = `test image ${example.index}, a ${example.label}` + (example.hard ? ' (hard)' : '');
+    // the keyboard's way to use the page (the canvas needs a pointer): the name says what it does
+    const label = `Classify test image ${example.index}, a ${example.label}` + (example.hard ? ' (hard)' : '');
     button.title = label;
     button.setAttribute('aria-label', label);
     const thumb = document.createElement('canvas');
