@@ -13,13 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mnist_utils.results import write_json_atomic
+from mnist_utils.build_folder import BuildFolder, write_json_atomic
 from tools.toc import BOOK_FILES, toc_documents
 
 
 def stage_book(root: Path, build: Path) -> Path:
     """Lay out the book's sources next to the executed notebooks, for Jupyter Book."""
-    stage = build / "executed"
+    stage = BuildFolder(build).executed()
     stage.mkdir(parents=True, exist_ok=True)
     for name in BOOK_FILES:
         shutil.copy2(root / name, stage / name)
@@ -59,9 +59,10 @@ def build_html(root: Path, build: Path) -> None:
     Skipped when the staged sources (executed notebooks, pages, configuration) are
     byte for byte those of the last successful HTML build in this folder.
     """
+    folder = BuildFolder(build)
     stage = stage_book(root, build)
-    stamp, key = build / "cache" / "html.json", _tree_digest(stage)
-    if (build / "html" / "index.html").is_file() and stamp.is_file() and \
+    stamp, key = folder.stamp("html"), _tree_digest(stage)
+    if (folder.html / "index.html").is_file() and stamp.is_file() and \
             json.loads(stamp.read_text()).get("key") == key:
         print("[run] HTML: cached (no page changed)", flush=True)
         return
@@ -72,9 +73,9 @@ def build_html(root: Path, build: Path) -> None:
     cmd = [exe, "build", str(stage), "--all", "-W", "-n", "--keep-going"]
     print("[run] " + " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
-    html = build / "html"
+    html = folder.html
     if html.exists():
         shutil.rmtree(html)
-    shutil.copytree(stage / "_build" / "html", html)
+    shutil.copytree(folder.staged_html, html)
     write_json_atomic(stamp, {"key": key})
     print(f"[run] book written to {html / 'index.html'}", flush=True)
