@@ -157,7 +157,7 @@ def export_models(build: Path, images: Any = None, labels: Any = None) -> dict[s
     """
     import torch
 
-    from mnist_utils.data import PIXEL_MEAN, PIXEL_STD, scale_images
+    from mnist_utils.data import scale_images
 
     sidecars = _saved(build)
     path = BuildFolder(build).manifest
@@ -201,18 +201,26 @@ def export_models(build: Path, images: Any = None, labels: Any = None) -> dict[s
         path.unlink(missing_ok=True)  # the page never serves models that failed their check
         raise SystemExit("[export] ONNX and PyTorch disagree beyond the tolerance "
                          f"({TOLERANCE:g}, identical predictions):\n  " + "\n  ".join(failures))
+    manifest = _manifest(key, models, omitted, images, labels, probs)
+    write_json_atomic(path, manifest)
+    return manifest
+
+
+def _manifest(key: str, models: list[dict[str, Any]], omitted: list[dict[str, Any]], images: Any,
+              labels: np.ndarray, probs: list[np.ndarray]) -> dict[str, Any]:
+    """The page's manifest: the exported models, those left off, and the example digits."""
+    from mnist_utils.data import PIXEL_MEAN, PIXEL_STD
+
     pixels = np.asarray(images).reshape(len(labels), -1) if len(labels) else np.zeros((0, 784))
     examples = [{"index": int(i), "label": int(labels[i]), "hard": hard,
                  "pixels": pixels[i].astype(int).tolist(),
                  "probabilities": {m["id"]: p[i].tolist() for m, p in zip(models, probs)}}
                 for i, hard in choose_examples(labels, probs)]
-    manifest = {"key": key, "opset": OPSET, "tolerance": TOLERANCE,
-                "scalings": {"unit": {"mean": 0.0, "std": 1.0},
-                             "standard": {"mean": PIXEL_MEAN, "std": PIXEL_STD}},
-                "models": models, "omitted": omitted, "examples": examples,
-                "versions": {n: metadata.version(n) for n in ("torch", "onnx", "onnxruntime")}}
-    write_json_atomic(path, manifest)
-    return manifest
+    return {"key": key, "opset": OPSET, "tolerance": TOLERANCE,
+            "scalings": {"unit": {"mean": 0.0, "std": 1.0},
+                         "standard": {"mean": PIXEL_MEAN, "std": PIXEL_STD}},
+            "models": models, "omitted": omitted, "examples": examples,
+            "versions": {n: metadata.version(n) for n in ("torch", "onnx", "onnxruntime")}}
 
 
 def export_step(build: Path) -> None:
