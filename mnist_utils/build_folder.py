@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_NAME = "_build"
+JUPYTER_BOOK_OUTPUT = "_build"  # Jupyter Book's own output folder, inside the folder it builds
 BUILD_DIR_ENV = "MNIST_BUILD_DIR"
 # Set by the book's runner for the chapters it executes: this chapter's name and the
 # runner's process id. Without them (Colab, tests) nothing is ever awaited.
@@ -107,7 +108,7 @@ class BuildFolder:
     @property
     def staged_html(self) -> Path:
         """Where Jupyter Book writes the site when it builds the stage (``executed``)."""
-        return self.executed() / DEFAULT_NAME / "html"
+        return self.executed() / JUPYTER_BOOK_OUTPUT / "html"
 
     @property
     def html(self) -> Path:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mnist_utils.build_folder import BuildFolder, write_json_atomic
+from mnist_utils.build_folder import JUPYTER_BOOK_OUTPUT, BuildFolder, write_json_atomic
 from tools.toc import BOOK_FILES, toc_documents
 
 
@@ -47,7 +47,8 @@ def stage_book(root: Path, build: Path) -> Path:
 def _tree_digest(folder: Path) -> str:
     digest = hashlib.sha256()
     # the stage's own Jupyter Book output (<stage>/_build) is not a source
-    files = (p for p in folder.rglob("*") if p.is_file() and "_build" not in p.relative_to(folder).parts)
+    files = (p for p in folder.rglob("*")
+             if p.is_file() and JUPYTER_BOOK_OUTPUT not in p.relative_to(folder).parts)
     for path in sorted(files):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
