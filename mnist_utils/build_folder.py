@@ -77,25 +77,27 @@ class BuildFolder:
         """The default build folder of a clone (``<repo>/_build``)."""
         return cls(repo / DEFAULT_NAME)
 
+    def _in(self, folder: str, name: Path | str | None = None) -> Path:
+        return self.root / folder if name is None else self.root / folder / name
+
     @property
     def report(self) -> Path:
         return self.root / "report.json"
 
     @property
     def all_metrics(self) -> Path:
-        return self.root / "metrics"
+        return self._in("metrics")
 
     def metrics(self, chapter: str) -> Path:
-        return self.all_metrics / f"{chapter}.json"
+        return self._in("metrics", f"{chapter}.json")
 
     def predictions(self, chapter: str, key: str | None = None) -> Path:
-        folder = self.root / "predictions" / chapter
+        folder = self._in("predictions", chapter)
         return folder if key is None else folder / f"{key}.npy"
 
     def models(self, chapter: str | None = None) -> Path:
         """The saved models (of ``chapter``); an exported model's ``file`` is relative to it."""
-        folder = self.root / "models"
-        return folder if chapter is None else folder / chapter
+        return self._in("models", chapter)
 
     @property
     def manifest(self) -> Path:
@@ -103,7 +105,7 @@ class BuildFolder:
 
     def executed(self, notebook: Path | str | None = None) -> Path:
         """The executed copy of ``notebook`` (a path relative to the repository), or the folder."""
-        return self.root / "executed" if notebook is None else self.root / "executed" / notebook
+        return self._in("executed", notebook)
 
     @property
     def staged_html(self) -> Path:
@@ -112,31 +114,32 @@ class BuildFolder:
 
     @property
     def html(self) -> Path:
-        return self.root / "html"
+        return self._in("html")
 
     def stamp(self, name: str) -> Path:
         """The runner's cache stamp of a chapter (or of the HTML step: ``"html"``)."""
-        return self.root / "cache" / f"{name}.json"
+        return self._in("cache", f"{name}.json")
 
     def waiting(self, chapter: str | None = None) -> Path:
-        return self.root / "waiting" if chapter is None else self.root / "waiting" / chapter
+        return self._in("waiting", chapter)
 
     def waited(self, chapter: str | None = None) -> Path:
-        return self.root / "waited" if chapter is None else self.root / "waited" / chapter
+        return self._in("waited", chapter)
 
     @property
     def vendor(self) -> Path:
         """Downloaded site assets (MathJax, onnxruntime-web), kept between builds."""
-        return self.root / "vendor"
+        return self._in("vendor")
 
     @property
     def bench_report(self) -> Path:
-        return self.root / "bench.json"
+        """The bench's timings (``bench/bench.py --out``)."""
+        return self._in("bench.json")
 
     @property
     def bench_book(self) -> Path:
-        """The smoke book the bench builds."""
-        return self.root / "bench-smoke"
+        """The smoke book the bench builds and times."""
+        return self._in("bench-smoke")
 
     # The runner's bookkeeping.
 
