@@ -48,12 +48,13 @@ from torch import nn
 from torch.utils.data import Subset
 
 from mnist_utils.bovw import extract_descriptors
+from mnist_utils.build_folder import BuildFolder, write_json_atomic
 from mnist_utils.data import ensure_raw_files, load_mnist
 from mnist_utils.models import MLP, VGG11, LeNet, ViT
-from mnist_utils.results import write_json_atomic
 from mnist_utils.runtime import available_cores, configure_threads, pick_device, seed_everything
 from mnist_utils.sampling import make_generator
 from mnist_utils.training import TrainConfig, make_optimizer, make_scheduler, train_one_epoch
+from mnist_utils.yardstick import SIZES
 
 # isort: split
 # siblings in bench/ (this file runs as a script, so its folder is on the path)
@@ -220,7 +221,7 @@ def comparisons(mnist, device: torch.device, repeats: int, skip_book: bool) -> l
                         repeats, "'seed' column = serial, 'ours' = parallel over cores"))
 
     if not skip_book:
-        build = REPO / "_build" / "bench-smoke"
+        build = BuildFolder.of_repository(REPO).bench_book
         cmd = [sys.executable, "-m", "tools.run", "--profile", "smoke", "--build-dir", str(build)]
         book = seconds(lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=REPO))
         rows.append({"what": "whole book, smoke profile (execute + HTML)", "seed_s": None,
@@ -251,7 +252,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="a few hundred images, one repeat, the floor table only (for tests)")
     parser.add_argument("--skip-comparisons", action="store_true", help="the floor table only")
     parser.add_argument("--skip-book", action="store_true", help="not the smoke-book build")
-    parser.add_argument("--out", type=Path, default=REPO / "_build" / "bench.json")
+    parser.add_argument("--out", type=Path, default=BuildFolder.of_repository(REPO).bench_report)
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.repeats, args.skip_comparisons = min(args.images, 256), 1, True
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     full = load_mnist("standard")
     n = args.images
     mnist = dataclasses.replace(full, x_train=full.x_train[:n], y_train=full.y_train[:n])
-    size = 512 if args.quick else (8192 if device.type == "cuda" else 2048)
+    size = 512 if args.quick else SIZES.get(device.type, SIZES["cpu"])
     rates = [matmul_gflops(device, size)]  # measured again after the table: the better one counts
     print(f"float32 matmul rate: {rates[0]:.1f} GFLOP/s on {describe_device(device)}", flush=True)
 

@@ -14,18 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-# isort: split
-# a sibling in bench/ (the benchmarks run as scripts, so this folder is on the path)
-from timing import seconds
-
-
-def matmul_gflops(device: torch.device, n: int, repeats: int = 5) -> float:
-    """The device's achieved float32 rate on n x n matmuls (best of ``repeats``), GFLOP/s."""
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    a @ b  # warm-up: library initialisation, GPU clocks
-    best = min(seconds(lambda: a @ b, device) for _ in range(repeats))
-    return 2 * n**3 / best / 1e9
+from mnist_utils.yardstick import matmul_gflops  # noqa: F401  (bench.py imports it from here)
 
 
 def step_flops(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> int:

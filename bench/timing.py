@@ -1,4 +1,5 @@
-"""Wall-clock timing for the benchmarks: synchronised on a GPU, fastest of alternating runs.
+"""Wall-clock timing for the benchmarks: synchronised on a GPU (``mnist_utils.yardstick``), fastest of
+alternating runs.
 
 Why alternate and keep the fastest: on a shared machine other work only ever adds time, and
 two variants timed in turn see the same bursts of it (bench/README.md).
@@ -7,26 +8,11 @@ two variants timed in turn see the same bursts of it (bench/README.md).
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable
 
 import torch
 
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def seconds(fn: Callable[[], object], device: torch.device | None = None) -> float:
-    """Wall-clock seconds of fn(); on a GPU, until its queued work has finished."""
-    if device is not None:
-        synchronize(device)
-    start = time.perf_counter()
-    fn()
-    if device is not None:
-        synchronize(device)
-    return time.perf_counter() - start
+# the timing itself lives in the package, where the runner's build yardstick uses it too
+from mnist_utils.yardstick import seconds, synchronize  # noqa: F401  (the benchmarks import them from here)
 
 
 def compare(name: str, seed_fn, ours_fn, repeats: int, note: str = "",

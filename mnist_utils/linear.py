@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mnist_utils.history import History, accuracy
-from mnist_utils.params import ParameterError
+from mnist_utils.params import ParameterError, positive_int
 from mnist_utils.sampling import index_stream, make_generator, one_hot
 from mnist_utils.search import SearchResult, bracketed_search
 
@@ -114,9 +114,7 @@ class SGDConfig:
         if self.loss not in LOSSES:
             raise ParameterError(f"parameter `loss` must be one of {sorted(LOSSES)}, got {self.loss!r}")
         for name in ("batch_size", "iterations"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ParameterError(f"parameter `{name}` must be a positive integer, got {value!r}")
+            positive_int(name, getattr(self, name))
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
             raise ParameterError(f"parameter `lr` must be a positive number, got {self.lr!r}")
 
@@ -143,8 +141,7 @@ def sgd(
     if config.batch_size > len(x):
         raise ParameterError(
             f"parameter `batch_size` ({config.batch_size}) exceeds the {len(x)} training images")
-    if isinstance(eval_points, bool) or not isinstance(eval_points, int) or eval_points < 1:
-        raise ParameterError(f"parameter `eval_points` must be a positive integer, got {eval_points!r}")
+    positive_int("eval_points", eval_points)
     loss_fn, n_iter = LOSSES[config.loss], config.iterations
     evaluate_on = dict(evaluate_on or {})
     y_onehot = one_hot(y)

@@ -1,21 +1,18 @@
 """Headline numbers of each chapter, saved for the scoreboard and for later chapters.
 
 A chapter calls ``save_metrics("07_lenet", {"test_acc_best": 0.991, ...})``; the file
-lands in ``<build>/metrics/07_lenet.json``. Every key must be declared for its chapter
-in ``metrics.yml`` (beside this file: meaning, unit, scoreboard row), so a typo fails
-at once instead of silently dropping a number. With ``predictions=`` a chapter also
-saves its per-image test predictions (``<build>/predictions/<chapter>/<key>.npy``), so a
-later chapter can compare two models image by image (``stats.mcnemar``). ``save_model``
-keeps a trained model (``<build>/models/<chapter>/<key>.pt`` and a JSON sidecar) for the
-book's "Try the models" page, which ``tools/export.py`` exports to ONNX.
+lands in the build folder (``build_folder.BuildFolder.metrics``). Every key must be declared
+for its chapter in ``metrics.yml`` (beside this file: meaning, unit, tolerance, scoreboard
+row), so a typo fails at once instead of silently dropping a number. With ``predictions=``
+a chapter also saves its per-image test predictions, so a later chapter can compare two
+models image by image (``stats.mcnemar``). ``save_model`` keeps a trained model (its state
+dict and a JSON sidecar) for the book's "Try the models" page, which ``tools/export.py``
+exports to ONNX. Accuracies are fractions in [0, 1], times seconds.
 
-The build folder is ``$MNIST_BUILD_DIR`` (the book's runner sets it) or ``_build``
-under the working directory (Colab). Accuracies are fractions in [0, 1], times seconds.
-
-When the book's runner executes chapters side by side it starts a chapter before the
-earlier chapters it reads have finished; the functions that read another chapter's
-results then wait for that chapter at the line that reads them (``await_chapters``),
-so a chapter's long training overlaps theirs and only its comparisons wait.
+Where the files live, and how a chapter waits for the chapters it reads while the runner
+executes them side by side, is ``build_folder``'s business; this module saves and loads
+numbers. (``build_dir``, ``await_chapters``, ``require_result`` and ``write_json_atomic`` are
+still importable from here, for the chapters written against it.)
 """
 
 from __future__ import annotations
@@ -23,9 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -35,42 +30,44 @@ from typing import Any
 import numpy as np
 import yaml
 
-BUILD_DIR_ENV = "MNIST_BUILD_DIR"
-# Set by the book's runner for the chapters it executes: this chapter's name and the
-# runner's process id. Without them (Colab, tests) nothing is ever awaited.
-CHAPTER_ENV, RUNNER_ENV = "MNIST_CHAPTER", "MNIST_RUNNER_PID"
-UNFINISHED = ("pending", "running")  # report statuses of a chapter whose results are not final
-# <build>/waiting/<chapter>: it is waiting now; <build>/waited/<chapter>: seconds it waited
-WAITING, WAITED = "waiting", "waited"
+from mnist_utils.build_folder import (  # noqa: F401  (re-exported for the chapters)
+    BUILD_DIR_ENV,
+    BuildFolder,
+    await_chapters,
+    build_dir,
+    require_result,
+    write_json_atomic,
+)
 
-
-def build_dir() -> Path:
-    return Path(os.environ.get(BUILD_DIR_ENV, "_build"))
+# A scoreboard row's figure from the source assignment was called `seed` until the key
+# was renamed `assignment` ('seed' means a random seed everywhere else); the old name is
+# still filled in for the chapters that read it, until they read the new one.
+LEGACY_BOARD_KEYS = {"seed": "assignment"}
 
 
 @cache
 def declared_metrics() -> dict[str, dict[str, dict[str, Any]]]:
     """``metrics.yml``: chapter -> key -> {meaning, unit, tolerance?, board?, predictions?}."""
     text = resources.files("mnist_utils").joinpath("metrics.yml").read_text()
-    return yaml.safe_load(text)
+    declared = yaml.safe_load(text)
+    for keys in declared.values():
+        for spec in (keys or {}).values():
+            board = spec.get("board") or {}
+            for old, new in LEGACY_BOARD_KEYS.items():
+                if new in board:
+                    board.setdefault(old, board[new])
+    return declared
+
+
+def tolerance(chapter: str, key: str) -> float | None:
+    """How far a full build may move a published number (``metrics.yml``, its one home);
+    ``None`` for a number that is not guarded (seconds, counts, an undeclared key)."""
+    return ((declared_metrics().get(chapter) or {}).get(key) or {}).get("tolerance")
 
 
 def assignment_figure(chapter: str, key: str) -> float | None:
     """The accuracy the source assignment reported for this row of the scoreboard, if any."""
-    return (declared_metrics().get(chapter, {}).get(key, {}).get("board") or {}).get("seed")
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON through a temporary file, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    return ((declared_metrics().get(chapter) or {}).get(key, {}).get("board") or {}).get("assignment")
 
 
 def _clean_number(name: str, value: Any) -> float | int:
@@ -117,87 +114,20 @@ def save_metrics(
         if array.ndim != 1 or array.size == 0 or array.min() < 0 or array.max() > 9:
             raise ValueError(f"predictions {name!r} must be a 1-D array of digits 0..9")
         arrays[name] = array.astype(np.uint8)
-    folder = build_dir() / "predictions" / chapter
+    folder = BuildFolder.current().predictions(chapter)
     for name, array in arrays.items():
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".npy")
         with os.fdopen(fd, "wb") as handle:
             np.save(handle, array, allow_pickle=False)
         os.replace(tmp, folder / f"{name}.npy")
-    write_json_atomic(build_dir() / "metrics" / f"{chapter}.json", clean)
-
-
-def save_claims(chapter: str, verdicts: Sequence[Mapping[str, Any]]) -> None:
-    """Save ``chapter``'s judged claims (``claims.check_claims``) for the scoreboard."""
-    write_json_atomic(build_dir() / "claims" / f"{chapter}.json", list(verdicts))
-
-
-def load_all_claims(build: Path | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Every chapter's judged claims in ``build`` (default: this build folder)."""
-    if build is None:
-        await_chapters()
-    folder = (build or build_dir()) / "claims"
-    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
-
-
-def _runner_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by somebody else
-        return True
-    return True
-
-
-def await_chapters(chapters: Sequence[str] | None = None, poll: float = 0.5) -> None:
-    """Wait until ``chapters`` (default: every chapter before this one) are final.
-
-    Only under the book's runner (``$MNIST_RUNNER_PID``): a chapter is awaited while the
-    runner's ``report.json`` says it is pending or running and the runner is alive. While
-    waiting, ``<build>/waiting/<this chapter>`` tells the runner that this chapter's core
-    is free for another chapter; the seconds waited are added up in ``<build>/waited/``, so
-    that the report can tell waiting from work.
-    """
-    pid, me = os.environ.get(RUNNER_ENV), os.environ.get(CHAPTER_ENV, "")
-    if not pid:
-        return
-    build = build_dir()
-    report, marker = build / "report.json", build / WAITING / me
-
-    def unfinished() -> list[str]:
-        try:
-            entries = json.loads(report.read_text()).get("chapters", {})
-        except (OSError, ValueError):  # no report (yet): nothing to wait for
-            return []
-        order = list(entries)  # the table of contents' order: only earlier chapters are read
-        names = order[: order.index(me)] if chapters is None and me in order else (chapters or order)
-        return [n for n in names if n != me and entries.get(n, {}).get("status") in UNFINISHED]
-
-    waiting = unfinished()
-    if not waiting:
-        return
-    # stderr: the book does not show it (nb_output_stderr: remove); a log of the run does
-    print(f"Waiting for {', '.join(waiting)} to finish in this build ...", file=sys.stderr, flush=True)
-    start = time.monotonic()
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps(waiting))
-    try:
-        while waiting and _runner_alive(int(pid)):
-            time.sleep(poll)
-            waiting = unfinished()
-    finally:
-        marker.unlink(missing_ok=True)
-        total = build / WAITED / me
-        total.parent.mkdir(parents=True, exist_ok=True)
-        before = float(total.read_text()) if total.is_file() else 0.0
-        total.write_text(f"{before + time.monotonic() - start:.3f}")
+    write_json_atomic(BuildFolder.current().metrics(chapter), clean)
 
 
 def load_metrics(chapter: str) -> dict[str, float] | None:
     """The metrics another chapter saved in this build, or ``None`` if it has not run."""
     await_chapters([chapter])
-    path = build_dir() / "metrics" / f"{chapter}.json"
+    path = BuildFolder.current().metrics(chapter)
     if not path.is_file():
         return None
     return json.loads(path.read_text())
@@ -207,7 +137,20 @@ def load_all_metrics(build: Path | None = None) -> dict[str, dict[str, float]]:
     """Every chapter's saved metrics in ``build`` (default: this build folder)."""
     if build is None:
         await_chapters()
-    folder = (build or build_dir()) / "metrics"
+    folder = BuildFolder(build or build_dir()).all_metrics
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def save_claims(chapter: str, verdicts: Sequence[Mapping[str, Any]]) -> None:
+    """Save ``chapter``'s judged claims (``claims.check_claims``) for the scoreboard."""
+    write_json_atomic(BuildFolder.current().claims(chapter), list(verdicts))
+
+
+def load_all_claims(build: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every chapter's judged claims in ``build`` (default: this build folder)."""
+    if build is None:
+        await_chapters()
+    folder = BuildFolder(build or build_dir()).all_claims
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
 
 
@@ -228,20 +171,8 @@ def load_reference() -> dict[str, dict[str, float]]:
 def load_predictions(chapter: str, key: str) -> np.ndarray | None:
     """Per-image test predictions another chapter saved under ``key``, or ``None``."""
     await_chapters([chapter])
-    path = build_dir() / "predictions" / chapter / f"{key}.npy"
+    path = BuildFolder.current().predictions(chapter, key)
     return np.load(path, allow_pickle=False) if path.is_file() else None
-
-
-def require_result(chapter: str, key: str) -> float | None:
-    """Another chapter's declared result, or ``None`` with a message saying what to run."""
-    if key not in declared_metrics().get(chapter, {}):
-        raise KeyError(f"{key!r} is not a declared result of {chapter} (see mnist_utils/metrics.yml)")
-    value = (load_metrics(chapter) or {}).get(key)
-    if value is None:
-        print(f"This comparison needs `{key}` from chapter {chapter}, which has not run in this "
-              f"build folder ({build_dir()}). Run {chapter}.ipynb first (or the whole book) "
-              "to see it; the rest of this chapter does not need it.")
-    return value
 
 
 # The pixel scalings a saved model may have been trained with (``data.scale_images``).
@@ -290,7 +221,7 @@ def save_model(
     }
     json.dumps(sidecar)  # fails here, before any file is written, on an init that JSON cannot hold
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    folder = build_dir() / "models" / chapter
+    folder = BuildFolder.current().models(chapter)
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".pt")
     try:

@@ -28,13 +28,13 @@ def pick_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and PyTorch (CPU and GPU); return a fresh CPU generator."""
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and GPU). A generator of its own for the batch
+    order is ``sampling.make_generator(seed)``."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def configure_threads(threads: int | None = None) -> int:

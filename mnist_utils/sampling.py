@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import torch
 
-from mnist_utils.params import ParameterError
+from mnist_utils.params import positive_int
 
 
 def make_generator(seed: int) -> torch.Generator:
@@ -39,10 +39,7 @@ def random_subset(
 
     ``name`` is the chapter parameter that set ``size``, for the error message.
     """
-    if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= n_total:
-        raise ParameterError(
-            f"parameter `{name}` must be between 1 and the {n_total} available samples, got {size!r}"
-        )
+    positive_int(name, size, at_most=n_total, what=f"the {n_total} available samples")
     return torch.randperm(n_total, generator=generator)[:size]
 
 
@@ -56,11 +53,7 @@ def balanced_subset(
     classes = torch.unique(labels)
     counts = torch.bincount(labels)
     smallest = int(counts[classes].min())
-    if isinstance(per_class, bool) or not isinstance(per_class, int) or not 0 < per_class <= smallest:
-        raise ParameterError(
-            f"parameter `{name}` must give between 1 and {smallest} images per class (the "
-            f"smallest class), got {per_class!r}"
-        )
+    positive_int(name, per_class, at_most=smallest, what=f"{smallest} images per class (the smallest class)")
     picks = []
     for c in classes.tolist():
         members = torch.nonzero(labels == c).squeeze(1)
@@ -73,8 +66,7 @@ def batch_indices(
     n: int, batch_size: int, generator: torch.Generator, *, drop_last: bool = False
 ) -> list[torch.Tensor]:
     """One epoch of shuffled minibatch indices: every sample exactly once."""
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    positive_int("batch_size", batch_size)
     order = torch.randperm(n, generator=generator)
     batches = list(order.split(batch_size))
     if drop_last and batches and len(batches[-1]) < batch_size:
@@ -112,8 +104,7 @@ def minibatches(
     """Yield ``(x[idx], y[idx])`` minibatches over one epoch of in-memory tensors."""
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
-    if batch_size <= 0:
-        raise ParameterError(f"parameter `batch_size` must be positive, got {batch_size}")
+    positive_int("batch_size", batch_size)
     if shuffle:
         order = torch.randperm(len(x), generator=generator).to(x.device)
         for idx in order.split(batch_size):

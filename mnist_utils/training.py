@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from mnist_utils.augment import random_offsets, shift_images
 from mnist_utils.history import History
 from mnist_utils.optimizers import lr_factor
-from mnist_utils.params import ParameterError
+from mnist_utils.params import ParameterError, positive_int
 from mnist_utils.sampling import make_generator, minibatches
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -57,9 +57,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ParameterError(f"parameter `{name}` must be a positive integer, got {value!r}")
+            positive_int(name, getattr(self, name))
         if not self.lr > 0:
             raise ParameterError(f"parameter `lr` must be positive, got {self.lr!r}")
         if self.optimizer not in OPTIMIZERS:
@@ -168,8 +166,7 @@ def fit(
     and a full evaluation on every set of ``evaluate_on`` (e.g. ``{"val": (x, y)}``);
     the last epoch is always recorded. The tensors must already be on the model's device.
     """
-    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1:
-        raise ParameterError(f"parameter `eval_every` must be a positive integer, got {eval_every!r}")
+    positive_int("eval_every", eval_every)
     if len(train[0]) != len(train[1]):
         raise ValueError(f"training images and labels differ in length: {len(train[0])} vs {len(train[1])}")
     evaluate_on = dict(evaluate_on or {})

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from mnist_utils.data import CACHE_DIR_ENV, DATA_DIR_ENV
+from mnist_utils.yardstick import SIZE_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,6 +32,14 @@ def _downloaded_copy() -> Path:
             tmp.write_bytes(gzip.compress((raw / name).read_bytes(), mtime=0))
             tmp.replace(packed)
     return raw
+
+
+@pytest.fixture(autouse=True)
+def small_yardstick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner measures the machine's matmul rate twice a build (a second or two each, on a
+    CPU); the tests' many tiny builds measure it on small matrices, in milliseconds."""
+    if not os.environ.get(SIZE_ENV):
+        monkeypatch.setenv(SIZE_ENV, "256")
 
 
 @pytest.fixture(scope="session")

@@ -80,7 +80,7 @@ def test_declarations_are_well_formed() -> None:
             if board:
                 for ref in ("params", "seconds"):
                     assert board.get(ref) in (None, *keys), (chapter, key, ref)
-                assert 0 < board.get("seed", 0.5) < 1
+                assert 0 < board.get("assignment", 0.5) < 1
 
 
 def test_require_result_names_the_chapter_to_run(

@@ -28,6 +28,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mnist_utils.build_folder import BuildFolder
+
 PACKAGE = "mnist_utils"
 LIBRARIES = ("torch", "numpy", "scikit-learn", "opencv-python-headless")
 READS_EVERY_CHAPTER = ("load_all_metrics(", "declared_metrics().items()")
@@ -89,8 +91,8 @@ def chapter_dependencies(source: str, earlier: Sequence[str]) -> list[str]:
 def results_digest(build: Path, chapter: str) -> str:
     """SHA-256 of a chapter's metrics file and saved predictions in ``build`` ('' if none)."""
     digest = hashlib.sha256()
-    files = [build / "metrics" / f"{chapter}.json",
-             *sorted((build / "predictions" / chapter).glob("*.npy"))]
+    folder = BuildFolder(build)
+    files = [folder.metrics(chapter), *sorted(folder.predictions(chapter).glob("*.npy"))]
     for path in files:
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 from scipy.special import softmax
 
-from mnist_utils.results import declared_metrics, write_json_atomic
+from mnist_utils.build_folder import BuildFolder, write_json_atomic
+from mnist_utils.results import declared_metrics
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OPSET = 17
@@ -132,7 +133,7 @@ def choose_examples(labels: np.ndarray, probs: list[np.ndarray],
 def _inputs_key(build: Path, sidecars: list[Path]) -> str:
     digest = hashlib.sha256(Path(__file__).read_bytes())
     for path in sidecars:
-        for part in (path, path.with_suffix(".pt"), build / "metrics" / f"{path.parent.name}.json"):
+        for part in (path, path.with_suffix(".pt"), BuildFolder(build).metrics(path.parent.name)):
             content = part.read_bytes() if part.is_file() else b""
             digest.update(str(part.relative_to(build)).encode() + b"\0" + content)
     for name in ("torch", "onnx", "onnxruntime", "numpy"):
@@ -144,7 +145,7 @@ def _saved(build: Path) -> list[Path]:
     """Sidecars of the saved models, in the book's order (chapter, then metrics.yml's order)."""
     order = {(chapter, key): i for i, (chapter, key) in enumerate(
         (c, k) for c, keys in declared_metrics().items() for k in (keys or {}))}
-    found = sorted((build / "models").glob("*/*.json"))
+    found = sorted(BuildFolder(build).models().glob("*/*.json"))
     return sorted(found, key=lambda p: (p.parent.name, order.get((p.parent.name, p.stem), len(order)),
                                         p.stem))
 
@@ -156,10 +157,10 @@ def export_models(build: Path, images: Any = None, labels: Any = None) -> dict[s
     """
     import torch
 
-    from mnist_utils.data import PIXEL_MEAN, PIXEL_STD, scale_images
+    from mnist_utils.data import scale_images
 
     sidecars = _saved(build)
-    path = build / "models" / "manifest.json"
+    path = BuildFolder(build).manifest
     key = _inputs_key(build, sidecars)
     if path.is_file() and json.loads(path.read_text()).get("key") == key and images is None:
         print("[export] cached (no saved model changed)", flush=True)
@@ -183,7 +184,7 @@ def export_models(build: Path, images: Any = None, labels: Any = None) -> dict[s
               f"{check['same_predictions']}", flush=True)
         if check["max_abs_logit_diff"] > TOLERANCE or not check["same_predictions"]:
             failures.append(f"{name}: {check}")
-        metrics = build / "metrics" / f"{meta['chapter']}.json"
+        metrics = BuildFolder(build).metrics(meta["chapter"])
         accuracy = json.loads(metrics.read_text()).get(meta["key"]) if metrics.is_file() else None
         entry = {"id": name, "chapter": meta["chapter"], "key": meta["key"], "name": meta["name"],
                  "note": meta.get("note", ""), "scaling": meta["scaling"], "file": f"{name}.onnx",
@@ -200,18 +201,26 @@ def export_models(build: Path, images: Any = None, labels: Any = None) -> dict[s
         path.unlink(missing_ok=True)  # the page never serves models that failed their check
         raise SystemExit("[export] ONNX and PyTorch disagree beyond the tolerance "
                          f"({TOLERANCE:g}, identical predictions):\n  " + "\n  ".join(failures))
+    manifest = _manifest(key, models, omitted, images, labels, probs)
+    write_json_atomic(path, manifest)
+    return manifest
+
+
+def _manifest(key: str, models: list[dict[str, Any]], omitted: list[dict[str, Any]], images: Any,
+              labels: np.ndarray, probs: list[np.ndarray]) -> dict[str, Any]:
+    """The page's manifest: the exported models, those left off, and the example digits."""
+    from mnist_utils.data import PIXEL_MEAN, PIXEL_STD
+
     pixels = np.asarray(images).reshape(len(labels), -1) if len(labels) else np.zeros((0, 784))
     examples = [{"index": int(i), "label": int(labels[i]), "hard": hard,
                  "pixels": pixels[i].astype(int).tolist(),
                  "probabilities": {m["id"]: p[i].tolist() for m, p in zip(models, probs)}}
                 for i, hard in choose_examples(labels, probs)]
-    manifest = {"key": key, "opset": OPSET, "tolerance": TOLERANCE,
-                "scalings": {"unit": {"mean": 0.0, "std": 1.0},
-                             "standard": {"mean": PIXEL_MEAN, "std": PIXEL_STD}},
-                "models": models, "omitted": omitted, "examples": examples,
-                "versions": {n: metadata.version(n) for n in ("torch", "onnx", "onnxruntime")}}
-    write_json_atomic(path, manifest)
-    return manifest
+    return {"key": key, "opset": OPSET, "tolerance": TOLERANCE,
+            "scalings": {"unit": {"mean": 0.0, "std": 1.0},
+                         "standard": {"mean": PIXEL_MEAN, "std": PIXEL_STD}},
+            "models": models, "omitted": omitted, "examples": examples,
+            "versions": {n: metadata.version(n) for n in ("torch", "onnx", "onnxruntime")}}
 
 
 def export_step(build: Path) -> None:
@@ -223,7 +232,7 @@ def export_step(build: Path) -> None:
         if os.environ.get("CI"):
             raise SystemExit(message + "; CI must export them")
         print(message, flush=True)
-        (build / "models" / "manifest.json").unlink(missing_ok=True)  # never serve stale models
+        BuildFolder(build).manifest.unlink(missing_ok=True)  # never serve stale models
         return
     export_models(build)
 
@@ -240,19 +249,19 @@ def stage_page(root: Path, build: Path, stage: Path) -> None:
         return
     shutil.copytree(root / "book" / "try", target)
     vendor_onnxruntime(target / "ort")
-    manifest = build / "models" / "manifest.json"
+    manifest = BuildFolder(build).manifest
     if manifest.is_file():
         (target / "models").mkdir()
         shutil.copy2(manifest, target / "models" / "manifest.json")
         for model in json.loads(manifest.read_text())["models"]:
             dst = target / "models" / model["file"]
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(build / "models" / model["file"], dst)
+            shutil.copy2(BuildFolder(build).models() / model["file"], dst)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--build-dir", type=Path, default=REPO_ROOT / "_build")
+    parser.add_argument("--build-dir", type=Path, default=BuildFolder.of_repository(REPO_ROOT).root)
     export_step(parser.parse_args(argv).build_dir)
     return 0
 

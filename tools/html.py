@@ -13,13 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mnist_utils.results import write_json_atomic
+from mnist_utils.build_folder import JUPYTER_BOOK_OUTPUT, BuildFolder, write_json_atomic
 from tools.toc import BOOK_FILES, toc_documents
 
 
 def stage_book(root: Path, build: Path) -> Path:
     """Lay out the book's sources next to the executed notebooks, for Jupyter Book."""
-    stage = build / "executed"
+    stage = BuildFolder(build).executed()
     stage.mkdir(parents=True, exist_ok=True)
     for name in BOOK_FILES:
         shutil.copy2(root / name, stage / name)
@@ -47,7 +47,8 @@ def stage_book(root: Path, build: Path) -> Path:
 def _tree_digest(folder: Path) -> str:
     digest = hashlib.sha256()
     # the stage's own Jupyter Book output (<stage>/_build) is not a source
-    files = (p for p in folder.rglob("*") if p.is_file() and "_build" not in p.relative_to(folder).parts)
+    files = (p for p in folder.rglob("*")
+             if p.is_file() and JUPYTER_BOOK_OUTPUT not in p.relative_to(folder).parts)
     for path in sorted(files):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -59,9 +60,10 @@ def build_html(root: Path, build: Path) -> None:
     Skipped when the staged sources (executed notebooks, pages, configuration) are
     byte for byte those of the last successful HTML build in this folder.
     """
+    folder = BuildFolder(build)
     stage = stage_book(root, build)
-    stamp, key = build / "cache" / "html.json", _tree_digest(stage)
-    if (build / "html" / "index.html").is_file() and stamp.is_file() and \
+    stamp, key = folder.stamp("html"), _tree_digest(stage)
+    if (folder.html / "index.html").is_file() and stamp.is_file() and \
             json.loads(stamp.read_text()).get("key") == key:
         print("[run] HTML: cached (no page changed)", flush=True)
         return
@@ -72,9 +74,9 @@ def build_html(root: Path, build: Path) -> None:
     cmd = [exe, "build", str(stage), "--all", "-W", "-n", "--keep-going"]
     print("[run] " + " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
-    html = build / "html"
+    html = folder.html
     if html.exists():
         shutil.rmtree(html)
-    shutil.copytree(stage / "_build" / "html", html)
+    shutil.copytree(folder.staged_html, html)
     write_json_atomic(stamp, {"key": key})
     print(f"[run] book written to {html / 'index.html'}", flush=True)

@@ -22,6 +22,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from mnist_utils.build_folder import BuildFolder
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MATHJAX_VERSION = "3.2.2"
 # TeX in, CommonHTML out: the same configuration as Sphinx's default CDN script
@@ -49,7 +51,7 @@ PACKAGES = {  # npm name -> (version, the parts the site needs, its name, what t
 }
 # the staged folder _config.yml lists in html_static_path; its contents land in _static/
 STATIC_DIR = "_vendor"
-VENDOR_DIR = REPO_ROOT / "_build" / "vendor"
+VENDOR_DIR = BuildFolder.of_repository(REPO_ROOT).vendor
 
 
 def _installed(package: Path, name: str) -> bool:
