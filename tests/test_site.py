@@ -224,7 +224,7 @@ def test_code_cells_fit_the_page(browser, site: str, chapter: str) -> None:
     visit = _open(browser, site, chapter)
     wide = visit.page.evaluate(
         "Array.from(document.querySelectorAll('.cell_input pre'))"
-        ".filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)"
+        ".filter(e => e.checkVisibility() && e.scrollWidth > e.clientWidth + 1)"
         ".map(e => e.innerText.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''))")
     visit.page.close()
     assert not wide, f"{chapter}: code cells wider than the page at 1280 px; longest lines: {wide}"

@@ -33,7 +33,7 @@ def stage_book(root: Path, build: Path) -> Path:
                 shutil.copy2(src, dst)
     for bib in sorted(root.glob("book/*.bib")):  # the bibliography the pages cite
         shutil.copy2(bib, stage / bib.relative_to(root))
-    for extra in ("book/_ext", "book/_templates"):
+    for extra in ("book/_ext", "book/_templates", "book/_static"):
         if (root / extra).is_dir():
             shutil.copytree(root / extra, stage / extra, dirs_exist_ok=True)
     from tools.export import stage_page

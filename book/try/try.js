@@ -230,14 +230,16 @@
     button.className = 'try-example';
     button.dataset.index = String(example.index);
     // the keyboard's way to use the page (the canvas needs a pointer): the name says what it does
-    const label = `Classify test image ${example.index}, a ${example.label}` + (example.hard ? ' (hard)' : '');
+    // the visible text is part of the name (WCAG 2.5.3, label in name)
+    const shown = example.hard ? `a ${example.label}, hard` : `a ${example.label}`;
+    const label = `Classify test image ${example.index}: ${shown}`;
     button.title = label;
     button.setAttribute('aria-label', label);
     const thumb = document.createElement('canvas');
     thumb.width = thumb.height = SIZE;
     paint(thumb, example.pixels);
     const text = document.createElement('span');
-    text.textContent = example.hard ? `a ${example.label}, hard` : `a ${example.label}`;
+    text.textContent = shown;
     button.append(thumb, text);
     button.addEventListener('click', () => {
       paint(canvas, example.pixels);
