@@ -39,24 +39,12 @@ from mnist_utils.build_folder import (  # noqa: F401  (re-exported for the chapt
     write_json_atomic,
 )
 
-# A scoreboard row's figure from the source assignment was called `seed` until the key
-# was renamed `assignment` ('seed' means a random seed everywhere else); the old name is
-# still filled in for the chapters that read it, until they read the new one.
-LEGACY_BOARD_KEYS = {"seed": "assignment"}
-
 
 @cache
 def declared_metrics() -> dict[str, dict[str, dict[str, Any]]]:
     """``metrics.yml``: chapter -> key -> {meaning, unit, tolerance?, board?, predictions?}."""
     text = resources.files("mnist_utils").joinpath("metrics.yml").read_text()
-    declared = yaml.safe_load(text)
-    for keys in declared.values():
-        for spec in (keys or {}).values():
-            board = spec.get("board") or {}
-            for old, new in LEGACY_BOARD_KEYS.items():
-                if new in board:
-                    board.setdefault(old, board[new])
-    return declared
+    return yaml.safe_load(text)
 
 
 def tolerance(chapter: str, key: str) -> float | None:
