@@ -129,6 +129,8 @@ def ratio_text(ratio: float) -> str:
     """How much more (or less) one cost is than another, in words: 1.54 -> '54% more'."""
     if not math.isfinite(ratio) or ratio <= 0:
         raise ValueError(f"a ratio must be a positive number, got {ratio}")
+    if ratio >= 10:
+        return f"{ratio:,.0f} times as much"
     if ratio >= 2:
         return f"{ratio:.1f} times as much"
     if ratio >= 1:

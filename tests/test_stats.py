@@ -58,6 +58,7 @@ def test_mcnemar_verdicts_follow_the_evidence() -> None:
 def test_ratio_and_number_words() -> None:
     assert stats.ratio_text(1.54) == "54% more"
     assert stats.ratio_text(4.7) == "4.7 times as much"
+    assert stats.ratio_text(6000.0) == "6,000 times as much"
     assert stats.ratio_text(0.5) == "50% less"
     assert stats.pct(0.98341) == "98.34%" and stats.points(0.0041) == "+0.41 points"
     assert stats.p_text(0.0001) == "p < 0.001"
