@@ -12,7 +12,9 @@ and table in the book reads runs the same way:
   behind the model at the record: the reason a "train" curve can sit below the test
   curve in the first epoch);
 * ``loss[name]`` / ``acc[name]``: a full evaluation of the model at the record on each
-  named evaluation set (``"test"``, ``"val"``, ``"train"``, ...).
+  named evaluation set (``"val"``, ``"train"``, ...). Never ``"test"``: the book's
+  protocol (book/protocol.md) plots curves on a validation split and scores the test set
+  once per final model, after training, so ``record`` refuses that name.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class History:
         evaluations: Mapping[str, tuple[float, float]],
     ) -> None:
         """Append one record; ``evaluations`` maps a set's name to its (loss, accuracy)."""
+        if "test" in evaluations:
+            raise ValueError("an evaluation set named 'test' during training: curves use a validation "
+                             "split, and the test set is scored once after training (book/protocol.md)")
         self.step.append(step)
         self.epoch.append(epoch)
         self.seconds.append(seconds)
@@ -67,7 +72,7 @@ class History:
         """Training time of the whole run, evaluations excluded."""
         return self.seconds[-1] if self.seconds else 0.0
 
-    def final(self, name: str = "test") -> float:
+    def final(self, name: str = "val") -> float:
         """The last recorded accuracy on the evaluation set ``name``."""
         if name not in self.acc:
             raise KeyError(f"no evaluation set {name!r} in this run; it has {sorted(self.acc)}")

@@ -140,6 +140,7 @@ def _accuracy_axis(ax: Axes, error_rate: bool) -> str:
     return "accuracy"
 
 
+EVAL_LABELS = {"val": "validation"}  # legend names of evaluation sets
 ERROR_FLOOR = 1e-4  # a perfect score is drawn at this error rate on a log axis (it has no log)
 
 
@@ -151,14 +152,14 @@ def history_plot(
     histories: Mapping[str, History],
     *,
     title: str,
-    eval_name: str = "test",
+    eval_name: str = "val",
     error_rate: bool = False,
 ) -> Figure:
     """Loss and accuracy (or error rate) per epoch for several runs.
 
     Dashed: the running mean over each epoch's minibatches, measured while the weights
     change (so in early epochs it can sit *below* the evaluated curve's accuracy).
-    Solid: a full evaluation on ``eval_name`` after each recorded epoch.
+    Solid: a full evaluation on ``eval_name`` (a validation split) after each recorded epoch.
     """
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4))
     for i, (name, h) in enumerate(histories.items()):
@@ -166,11 +167,12 @@ def history_plot(
         ev_acc = np.asarray(h.acc[eval_name])
         run_acc = np.asarray(h.running_acc)
         ax_loss.plot(h.epoch, h.running_loss, "--", color=color, label=f"{name}, train (running mean)")
-        ax_loss.plot(h.epoch, h.loss[eval_name], "-", color=color, label=f"{name}, {eval_name}")
+        shown = EVAL_LABELS.get(eval_name, eval_name)
+        ax_loss.plot(h.epoch, h.loss[eval_name], "-", color=color, label=f"{name}, {shown}")
         ax_acc.plot(h.epoch, _error(run_acc) if error_rate else run_acc, "--", color=color,
                     label=f"{name}, train (running mean)")
         ax_acc.plot(h.epoch, _error(ev_acc) if error_rate else ev_acc, "-", color=color, marker="o", ms=3,
-                    label=f"{name}, {eval_name}")
+                    label=f"{name}, {shown}")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss", yscale="log")
     ylabel = _accuracy_axis(ax_acc, error_rate)
     ax_acc.set(xlabel="epoch", ylabel=ylabel, title=ylabel.split(" (")[0])

@@ -29,8 +29,8 @@ def _tiny_data(n: int = 32, seed: int = 0):
 def test_models_overfit_a_tiny_batch(make, config) -> None:
     torch.manual_seed(0)
     x, y = _tiny_data()
-    hist = fit(make(), (x, y), config, evaluate_on={"test": (x, y)}, progress=False)
-    assert hist.final("test") == 1.0
+    hist = fit(make(), (x, y), config, evaluate_on={"val": (x, y)}, progress=False)
+    assert hist.final("val") == 1.0
     assert hist.running_loss[-1] < 0.1 * hist.running_loss[0]
 
 
@@ -54,8 +54,8 @@ def test_fit_is_deterministic_under_a_seed() -> None:
         torch.manual_seed(0)
         model = LeNet()
         hist = fit(model, (x, y), TrainConfig(epochs=2, batch_size=16, seed=7, shift=1),
-                   evaluate_on={"test": (x, y)}, progress=False)
-        runs.append((hist.running_loss, hist.loss["test"], model.state_dict()))
+                   evaluate_on={"val": (x, y)}, progress=False)
+        runs.append((hist.running_loss, hist.loss["val"], model.state_dict()))
     assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]
     assert all(torch.equal(runs[0][2][k], runs[1][2][k]) for k in runs[0][2])
 
@@ -99,11 +99,11 @@ def test_vit_class_token_attention() -> None:
 def test_fit_evaluates_every_k_epochs_and_at_the_end() -> None:
     x, y = _tiny_data(16)
     torch.manual_seed(0)
-    hist = fit(MLP(3), (x, y), TrainConfig(epochs=7, batch_size=8), evaluate_on={"test": (x, y)},
+    hist = fit(MLP(3), (x, y), TrainConfig(epochs=7, batch_size=8), evaluate_on={"val": (x, y)},
                progress=False, eval_every=3)
     assert hist.epoch == [3, 6, 7]
     assert hist.step == [6, 12, 14]
-    assert len(hist.acc["test"]) == len(hist.running_loss) == 3
+    assert len(hist.acc["val"]) == len(hist.running_loss) == 3
     assert hist.seconds == sorted(hist.seconds) and hist.train_seconds > 0
 
 
@@ -194,3 +194,11 @@ def test_encoder_layer_matches_pytorchs_transformer_encoder_layer() -> None:
     torch.testing.assert_close(ours.attn.weights(h), expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="heads"):
         SelfAttention(30, 4)
+
+
+def test_training_curves_refuse_the_test_set():
+    """The protocol: curves on a validation split; the test set is scored after training."""
+    x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    with pytest.raises(ValueError, match="validation"):
+        fit(MLP(3), (x, y), TrainConfig(epochs=1, batch_size=8), evaluate_on={"test": (x, y)},
+            progress=False)
