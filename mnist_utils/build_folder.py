@@ -8,6 +8,7 @@ one file meant finding every copy. Here ``BuildFolder`` names every path::
     <build>/report.json                   the runner's report (``read_report``, ``write_report``)
     <build>/metrics/<chapter>.json        a chapter's numbers (``results.save_metrics``)
     <build>/claims/<chapter>.json         the claims of its prose, judged on its numbers
+    <build>/comparisons/<chapter>.json    its seed-paired comparisons (``protocol.save``)
     <build>/predictions/<chapter>/<key>.npy   its per-image test predictions
     <build>/models/<chapter>/<key>.pt|.json|.onnx, models/manifest.json   saved and exported models
     <build>/executed/<notebook path>      executed copies (and the stage of the HTML)
@@ -100,6 +101,14 @@ class BuildFolder:
         """A chapter's judged claims (``claims.check_claims``), for the scoreboard."""
         return self._in("claims", f"{chapter}.json")
 
+    @property
+    def all_comparisons(self) -> Path:
+        return self._in("comparisons")
+
+    def comparisons(self, chapter: str) -> Path:
+        """A chapter's seed-paired comparisons (``protocol.save``), for the scoreboard."""
+        return self._in("comparisons", f"{chapter}.json")
+
     def predictions(self, chapter: str, key: str | None = None) -> Path:
         folder = self._in("predictions", chapter)
         return folder if key is None else folder / f"{key}.npy"
@@ -166,6 +175,7 @@ class BuildFolder:
         """Remove a chapter's metrics, claims, predictions and models (before it runs again)."""
         self.metrics(chapter).unlink(missing_ok=True)
         self.claims(chapter).unlink(missing_ok=True)
+        self.comparisons(chapter).unlink(missing_ok=True)
         for folder in (self.predictions(chapter), self.models(chapter)):
             shutil.rmtree(folder, ignore_errors=True)
 

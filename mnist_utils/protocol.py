@@ -103,6 +103,13 @@ class Comparison:
         verdict = self.verdict()
         return f"{self.evidence()}: **{verdict[:1].upper() + verdict[1:]}**."
 
+    def record(self) -> dict[str, Any]:
+        """The comparison as plain numbers and words (JSON), for the scoreboard."""
+        return {"a": self.name_a, "b": self.name_b, "acc_a": list(self.a), "acc_b": list(self.b),
+                "mean": self.diff.mean, "low": self.diff.low, "high": self.diff.high,
+                "wins": self.wins, "n": self.n, "p": self.p_value, "p_holm": self.p_holm,
+                "family": self.family, "verdict": self.verdict()}
+
     def row(self) -> dict[str, Any]:
         """One row of ``comparison_table``."""
         return {"comparison": f"{self.name_b} vs {self.name_a}", "seeds": self.n,
@@ -141,6 +148,13 @@ def comparison_table(comparisons: Sequence[Comparison]) -> Any:
     formats = {f"{k} (points)": f for k, f in percent.items()}
     formats.update({"p (paired t)": p_text, "p (Holm)": p_text})
     return frame.style.format(formats, na_rep="-").hide(axis="index")
+
+
+def save(chapter: str, comparisons: Sequence[Comparison]) -> None:
+    """Publish a chapter's comparisons in the build folder; the scoreboard lists them all."""
+    from mnist_utils.results import save_comparisons
+
+    save_comparisons(chapter, [c.record() for c in comparisons])
 
 
 def tuning_table(rows: Sequence[tuple[str, str, str, str]]) -> Any:

@@ -142,6 +142,19 @@ def load_all_claims(build: Path | None = None) -> dict[str, list[dict[str, Any]]
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
 
 
+def save_comparisons(chapter: str, records: Sequence[Mapping[str, Any]]) -> None:
+    """Save ``chapter``'s seed-paired comparisons (``protocol.save``) for the scoreboard."""
+    write_json_atomic(BuildFolder.current().comparisons(chapter), list(records))
+
+
+def load_all_comparisons(build: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every chapter's saved comparisons in ``build`` (default: this build folder)."""
+    if build is None:
+        await_chapters()
+    folder = BuildFolder(build or build_dir()).all_comparisons
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
 def load_reference() -> dict[str, dict[str, float]]:
     """The published full build's numbers (``reference-metrics.json`` beside this file).
 

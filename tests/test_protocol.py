@@ -76,3 +76,20 @@ def test_every_chapter_links_the_protocol_page():
         cells = json.loads(notebook.read_text())["cells"]
         text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
         assert "protocol.md" in text, f"{notebook.name} does not link the protocol page (protocol.md)"
+
+
+def test_saved_comparisons_come_back(tmp_path, monkeypatch):
+    import json
+
+    from mnist_utils import results
+    from mnist_utils.build_folder import BuildFolder
+
+    monkeypatch.setenv("MNIST_BUILD_DIR", str(tmp_path))
+    family = protocol.holm_family([protocol.compare("a", "b", [0.1, 0.2, 0.3], [0.2, 0.3, 0.45]),
+                                   protocol.compare("c", "d", [0.1, 0.2, 0.3], [0.1, 0.2, 0.3])])
+    protocol.save("07_lenet", family)
+    saved = results.load_all_comparisons(tmp_path)["07_lenet"]
+    assert [r["verdict"] for r in saved] == [c.verdict() for c in family]
+    assert json.loads(BuildFolder(tmp_path).comparisons("07_lenet").read_text())[0]["family"] == 2
+    BuildFolder(tmp_path).clear_results("07_lenet")
+    assert results.load_all_comparisons(tmp_path) == {}
