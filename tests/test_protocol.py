@@ -93,3 +93,25 @@ def test_saved_comparisons_come_back(tmp_path, monkeypatch):
     assert json.loads(BuildFolder(tmp_path).comparisons("07_lenet").read_text())[0]["family"] == 2
     BuildFolder(tmp_path).clear_results("07_lenet")
     assert results.load_all_comparisons(tmp_path) == {}
+
+
+def test_verdicts_tool_flags_a_changed_verdict(tmp_path, capsys):
+    import json
+
+    from tools import verdicts
+
+    def build(name, holds, winner):
+        folder = tmp_path / name
+        (folder / "claims").mkdir(parents=True)
+        (folder / "comparisons").mkdir()
+        (folder / "claims" / "07_lenet.json").write_text(json.dumps(
+            [{"id": "c1", "holds": holds, "says": "", "when": "", "values": {}}]))
+        (folder / "comparisons" / "07_lenet.json").write_text(json.dumps(
+            [{"a": "x", "b": "y", "verdict": winner}]))
+        return folder
+
+    same = build("a", True, "y is more accurate than x")
+    assert verdicts.main([str(same), str(build("b", True, "y is more accurate than x"))]) == 0
+    assert verdicts.main([str(same), str(build("c", True, "x and y are within noise"))]) == 1
+    assert verdicts.main([str(same), str(build("d", False, "y is more accurate than x"))]) == 1
+    assert "FAILS" in capsys.readouterr().out
