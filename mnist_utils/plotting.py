@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, NullFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from mnist_utils.history import History
 
@@ -134,7 +134,10 @@ def _accuracy_axis(ax: Axes, error_rate: bool) -> str:
     """Error rate on a log axis (readable near 100% accuracy) or plain accuracy."""
     if error_rate:
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+        # ticks at 1, 2 and 5 per decade, each labelled with its own significant digits
+        # (0.02%, 0.5%, 10%): a fixed number of decimals would print "0.0%" near the floor
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.3g}%"))
         ax.yaxis.set_minor_formatter(NullFormatter())
         return "error rate = 1 - accuracy (log scale)"
     return "accuracy"
