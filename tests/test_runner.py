@@ -51,7 +51,7 @@ def test_unknown_chapter_is_rejected(tmp_path: Path) -> None:
 
 def test_toc_parsing() -> None:
     docs = toc.toc_documents(Path(run.REPO_ROOT) / "_toc.yml")
-    assert docs[:4] == ["book/intro", "book/notation", "book/01_data", "book/02_linear_sgd"]
+    assert docs[:5] == ["book/intro", "book/notation", "book/protocol", "book/01_data", "book/02_linear_sgd"]
     assert docs[-1] == "book/references"
 
 
