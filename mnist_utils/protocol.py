@@ -113,8 +113,8 @@ class Comparison:
     def row(self) -> dict[str, Any]:
         """One row of ``comparison_table``."""
         return {"comparison": f"{self.name_b} vs {self.name_a}", "seeds": self.n,
-                "mean of b - a": self.diff.mean, "95% low": self.diff.low,
-                "95% high": self.diff.high, "b ahead": f"{self.wins} of {self.n}",
+                "mean of b - a": self.diff.mean, "95% low (unadjusted)": self.diff.low,
+                "95% high (unadjusted)": self.diff.high, "b ahead": f"{self.wins} of {self.n}",
                 "p (paired t)": self.p_value, "p (Holm)": self.p_holm,
                 "verdict": self.verdict()}
 
@@ -143,7 +143,8 @@ def comparison_table(comparisons: Sequence[Comparison]) -> Any:
     import pandas as pd
 
     frame = pd.DataFrame([c.row() for c in comparisons])
-    percent = {k: (lambda v: f"{100 * v:+.2f}") for k in ("mean of b - a", "95% low", "95% high")}
+    percent = {k: (lambda v: f"{100 * v:+.2f}") for k in ("mean of b - a", "95% low (unadjusted)",
+                                                            "95% high (unadjusted)")}
     frame = frame.rename(columns={k: f"{k} (points)" for k in percent})
     formats = {f"{k} (points)": f for k, f in percent.items()}
     formats.update({"p (paired t)": p_text, "p (Holm)": p_text})

@@ -25,10 +25,10 @@ class SearchResult:
 
     def describe(self, name: str) -> str:
         """One sentence for a chapter: which value won and whether the grid brackets it."""
-        text = f"The best {name} on the validation split is {self.best:g}"
+        text = f"The best {name} on the validation split is {self.best:.3g}"
         if self.added:
             text += (f"; the given grid's best lay at its edge, so the search tried "
-                     f"{', '.join(f'{v:g}' for v in self.added)} beyond it")
+                     f"{', '.join(f'{v:.3g}' for v in self.added)} beyond it")
         if self.bracketed:
             return text + ", and it is bracketed: a smaller and a larger value both score lower."
         return text + (", at the edge of the values tried: the optimum may lie further out, "
