@@ -115,3 +115,14 @@ def test_verdicts_tool_flags_a_changed_verdict(tmp_path, capsys):
     assert verdicts.main([str(same), str(build("c", True, "x and y are within noise"))]) == 1
     assert verdicts.main([str(same), str(build("d", False, "y is more accurate than x"))]) == 1
     assert "FAILS" in capsys.readouterr().out
+
+
+def test_every_training_chapter_shows_what_was_tuned_on_what():
+    import json
+    from pathlib import Path
+
+    book = Path(__file__).resolve().parent.parent / "book"
+    for notebook in sorted(book.glob("0[2-9]_*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert "tuning_table(" in code, f"{notebook.name} has no 'what was tuned on what' table"
